@@ -1,0 +1,169 @@
+"""The guard engine: `Policy.evaluate(text, direction) -> Decision`.
+
+Pure Python, no HTTP. A `Policy` is compiled once (see `loader.py`) and is immutable, so one
+instance serves every request at once and a reload swaps in a new one atomically; requests in
+flight finish on the policy they started with.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from policies.actions import Hit, redact_spans
+from policies.config import PolicySpec, RuleSpec
+from policies.detectors.base import Detector
+from policies.findings import SEVERITY, Action, Direction, Finding
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    spec: RuleSpec
+    kinds: frozenset[str] | None
+    categories: frozenset[str] | None
+
+    @classmethod
+    def compile(cls, spec: RuleSpec) -> CompiledRule:
+        return cls(
+            spec,
+            frozenset(spec.kinds) if spec.kinds else None,
+            frozenset(spec.categories) if spec.categories else None,
+        )
+
+    def accepts(self, finding: Finding) -> bool:
+        return (
+            (self.kinds is None or finding.kind in self.kinds)
+            and (self.categories is None or finding.category in self.categories)
+            and finding.score >= self.spec.min_score
+        )
+
+    def hit(self, finding: Finding) -> Hit:
+        return Hit(finding, self.spec.id, self.spec.action, self.spec.style, self.spec.replacement)
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One detector and, in order, the rules of one direction that take its findings."""
+
+    name: str
+    detector: Detector
+    rules: tuple[CompiledRule, ...]
+
+    @property
+    def changes_text(self) -> bool:
+        """Whether a finding of this stage can redact or block (and so must be held back in streams)."""
+        return any(rule.spec.action in (Action.REDACT, Action.BLOCK) for rule in self.rules)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the guard decided for one text.
+
+    `text` is what may be forwarded (redacted where the action is REDACT); for BLOCK it is the
+    original and must not be forwarded. `failed` names detectors that raised; with the
+    policy's default `on_error: block` their failure alone blocks the text (fail closed).
+    """
+
+    direction: Direction
+    action: Action
+    text: str
+    hits: tuple[Hit, ...]
+    failed: tuple[str, ...] = ()
+    timings: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def blocked(self) -> bool:
+        return self.action is Action.BLOCK
+
+    @property
+    def changed(self) -> bool:
+        return self.action is Action.REDACT
+
+
+class Policy:
+    """A compiled policy: detectors and per-direction rules, ready to evaluate text."""
+
+    def __init__(
+        self,
+        spec: PolicySpec,
+        detectors: Mapping[str, Detector],
+        files: Sequence[Path] = (),
+        salt: bytes = b"",
+    ) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.version = spec.version
+        self.refusal_message = spec.refusal_message
+        self.detectors = dict(detectors)
+        self.files = tuple(files)
+        self.salt = salt
+        self._stages = {direction: self._plan(direction) for direction in Direction}
+        self._hold_back = {
+            direction: max(
+                (stage.detector.max_match_chars - 1 for stage in stages if stage.changes_text), default=0
+            )
+            for direction, stages in self._stages.items()
+        }
+
+    def _plan(self, direction: Direction) -> tuple[Stage, ...]:
+        specs = self.spec.prompt if direction is Direction.PROMPT else self.spec.completion
+        stages = []
+        for name, detector in self.detectors.items():  # the detectors' order is the run order
+            rules = tuple(CompiledRule.compile(r) for r in specs if r.detector == name)
+            if rules:
+                stages.append(Stage(name, detector, rules))
+        return tuple(stages)
+
+    def stages(self, direction: Direction) -> tuple[Stage, ...]:
+        return self._stages[direction]
+
+    def hold_back_chars(self, direction: Direction) -> int:
+        """Characters a stream must hold back so no redact/block match is released half-seen."""
+        return self._hold_back[direction]
+
+    @property
+    def term_count(self) -> int:
+        return sum(int(getattr(d, "term_count", 0)) for d in self.detectors.values())
+
+    def detect(self, text: str, direction: Direction) -> tuple[list[Hit], list[str], list[tuple[str, float]]]:
+        """Run every stage of `direction`: the hits, the detectors that failed, their timings."""
+        hits: list[Hit] = []
+        failed: list[str] = []
+        timings: list[tuple[str, float]] = []
+        for stage in self._stages[direction]:
+            started = time.perf_counter()
+            try:
+                findings = stage.detector.detect(text)
+            except Exception:  # a detector bug must not take the proxy down: fail by policy
+                log.exception("detector %s failed on a %d-character %s text", stage.name, len(text), direction)
+                failed.append(stage.name)
+                continue
+            finally:
+                timings.append((stage.name, time.perf_counter() - started))
+            for finding in findings:
+                for rule in stage.rules:
+                    if rule.accepts(finding):
+                        hits.append(rule.hit(finding))
+                        break
+        return hits, failed, timings
+
+    def decide(self, hits: Sequence[Hit], failed: Sequence[str]) -> Action:
+        action = max((hit.action for hit in hits), key=SEVERITY.__getitem__, default=Action.ALLOW)
+        if failed and self.spec.on_error == "block":
+            return Action.BLOCK
+        return action
+
+    def evaluate(self, text: str, direction: Direction) -> Decision:
+        if not text:
+            return Decision(direction, Action.ALLOW, text, ())
+        hits, failed, timings = self.detect(text, direction)
+        action = self.decide(hits, failed)
+        out = text
+        if action is Action.REDACT:
+            out = redact_spans(text, [h for h in hits if h.action is Action.REDACT], self.salt)
+        return Decision(direction, action, out, tuple(hits), tuple(failed), tuple(timings))

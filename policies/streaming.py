@@ -1,0 +1,119 @@
+"""Incremental guarding of streamed text: `StreamScanner.feed(delta)` and `flush()`.
+
+A scanner holds back only the trailing characters that a redacting or blocking detector could
+still be matching (`Policy.hold_back_chars`), and releases everything before them at once,
+already redacted. It rescans a bounded window each time: a little released context (for word
+boundaries and context words), plus the unreleased tail. So a match split across any chunk
+boundary is found, and the released text equals the non-streamed decision on the whole text
+for every match no longer than its detector's declared `max_match_chars`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from policies.actions import Hit, redact_spans
+from policies.engine import Policy
+from policies.findings import Action, Direction
+
+#: Released characters kept for the next scan: enough for word boundaries and context words.
+CONTEXT_CHARS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """What one `feed` or `flush` lets through.
+
+    `text` may be sent to the client now. `hits` are the findings settled in this release
+    (each finding is reported exactly once over a stream). When `blocked`, nothing more may be
+    sent for this stream; `overflow` says the block came from the hold-back bound, and
+    `failed` names detectors that raised.
+    """
+
+    text: str
+    hits: tuple[Hit, ...] = ()
+    blocked: bool = False
+    overflow: bool = False
+    failed: tuple[str, ...] = ()
+    timings: tuple[tuple[str, float], ...] = ()
+
+
+_NOTHING = Release("")
+
+
+class StreamScanner:
+    """Guards one text stream (one choice's content, or one tool call's arguments)."""
+
+    def __init__(self, policy: Policy, direction: Direction) -> None:
+        self.policy = policy
+        self.direction = direction
+        self.hold_back_chars = policy.hold_back_chars(direction)
+        self.max_pending_chars = policy.spec.stream.max_pending_chars
+        self._active = bool(policy.stages(direction))
+        self._context = ""
+        self._pending = ""
+        self.blocked = False
+        self.released_chars = 0
+
+    @property
+    def pending_chars(self) -> int:
+        return len(self._pending)
+
+    def feed(self, delta: str) -> Release:
+        if self.blocked:
+            return _NOTHING
+        if not self._active:
+            self.released_chars += len(delta)
+            return Release(delta)
+        self._pending += delta
+        if len(self._pending) <= self.hold_back_chars:
+            return _NOTHING
+        return self._release(final=False)
+
+    def flush(self) -> Release:
+        """At end of stream: everything still held back is settled and released."""
+        if self.blocked or not self._pending:
+            return _NOTHING
+        return self._release(final=True)
+
+    def _release(self, final: bool) -> Release:
+        ctx = len(self._context)
+        window = self._context + self._pending
+        hits, failed, timings = self.policy.detect(window, self.direction)
+        live = [hit for hit in hits if hit.finding.end > ctx]
+        cut = len(window) if final else max(ctx, len(window) - self.hold_back_chars)
+        cut = _settle_cut(live, cut, ctx)
+        settled = tuple(hit for hit in live if hit.finding.end <= cut)
+        action = self.policy.decide(settled, failed)
+        if action is Action.BLOCK:
+            self.blocked = True
+            return Release("", settled, blocked=True, failed=tuple(failed), timings=tuple(timings))
+        redactions = [_clipped(hit, ctx) for hit in settled if hit.action is Action.REDACT]
+        text = redact_spans(window[ctx:cut], redactions, self.policy.salt)
+        self._context = window[max(0, cut - CONTEXT_CHARS) : cut]
+        self._pending = window[cut:]
+        self.released_chars += cut - ctx
+        if len(self._pending) > self.max_pending_chars:
+            self.blocked = True
+            return Release("", settled, blocked=True, overflow=True, timings=tuple(timings))
+        return Release(text, settled, failed=tuple(failed), timings=tuple(timings))
+
+
+def _settle_cut(hits: list[Hit], cut: int, floor: int) -> int:
+    """Move the release point back before any redact/block match it would split."""
+    moved = True
+    while moved:
+        moved = False
+        for hit in hits:
+            if hit.action in (Action.REDACT, Action.BLOCK) and hit.finding.start < cut < hit.finding.end:
+                cut = max(floor, hit.finding.start)
+                moved = True
+    return cut
+
+
+def _clipped(hit: Hit, ctx: int) -> Hit:
+    """The hit in coordinates of the unreleased text; released characters cannot be taken back."""
+    finding = hit.finding.shifted(-ctx)
+    if finding.start < 0:
+        finding = replace(finding, start=0)
+    return Hit(finding, hit.rule, hit.action, hit.style, hit.replacement)

@@ -1,0 +1,119 @@
+"""The application factory: `create_app(settings) -> web.Application`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from policies.engine import Policy
+from policies.loader import load_policy
+from proxy import routes
+from proxy.demo import create_demo_app
+from proxy.errors import BodyTooLarge, NotFound, ProxyError, error_response
+from proxy.metrics import Metrics
+from proxy.reload import PolicyReloader
+from proxy.state import STATE, ProxyState, Settings
+from proxy.upstream import Upstream, UpstreamConfig
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+RELOADER = web.AppKey("reloader", PolicyReloader)
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Take the client's `X-Request-ID` when it is sane, else make one; always send it back."""
+    given = request.headers.get("X-Request-ID", "")
+    request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    request["request_id"] = request_id
+    response = await handler(request)
+    if not response.prepared:
+        response.headers["X-Request-ID"] = request_id
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes an OpenAI-style error body; no traceback ever reaches a client."""
+    try:
+        return await handler(request)
+    except ProxyError as exc:
+        return exc.response()
+    except web.HTTPRequestEntityTooLarge as exc:
+        return BodyTooLarge(f"The request body exceeds the limit of {exc.max_size} bytes").response()
+    except web.HTTPNotFound:
+        return NotFound(f"Unknown route: {request.method} {request.path}").response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(exc.status, exc.reason, "invalid_request_error", None)
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "The proxy failed to handle the request.", "server_error", "internal_error")
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    state = request.app[STATE]
+    started = asyncio.get_running_loop().time()
+    response = await handler(request)
+    route = request.path.removeprefix("/v1/") if request.path.startswith("/v1/") else "other"
+    if route not in ("chat/completions", "completions", "embeddings", "models"):
+        return response
+    state.metrics.requests.labels(route, state.model_label(request.get("model")), str(response.status)).inc()
+    state.metrics.request_duration.labels(route).observe(asyncio.get_running_loop().time() - started)
+    return response
+
+
+async def _upstream_ctx(app: web.Application) -> AsyncIterator[None]:
+    state = app[STATE]
+    if state.settings.demo:
+        runner = web.AppRunner(create_demo_app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        state.upstream = Upstream(UpstreamConfig(f"http://127.0.0.1:{port}/v1"), state.metrics)
+        log.info("demo model serving on 127.0.0.1:%d", port)
+    await state.upstream.start()
+    yield
+    await state.upstream.close()
+    if state.settings.demo:
+        await runner.cleanup()
+
+
+async def _reload_ctx(app: web.Application) -> AsyncIterator[None]:
+    reloader = app[RELOADER]
+    task = asyncio.create_task(reloader.watch(app[STATE].settings.reload_poll_seconds))
+    yield
+    task.cancel()
+    with __import__("contextlib").suppress(asyncio.CancelledError):
+        await task
+
+
+def create_app(settings: Settings, policy: Policy | None = None, metrics: Metrics | None = None) -> web.Application:
+    """Build the proxy. The policy is loaded here unless given, so a bad policy fails at start."""
+    metrics = metrics if metrics is not None else Metrics()
+    policy = policy if policy is not None else load_policy(settings.policy_path)
+    state = ProxyState(settings, policy, metrics, Upstream(settings.upstream, metrics))
+    state.set_policy(policy)
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[request_id_middleware, metrics_middleware, error_middleware],
+    )
+    app[STATE] = state
+    app[RELOADER] = PolicyReloader(state, settings.policy_path)
+    app.cleanup_ctx.append(_upstream_ctx)
+    if settings.reload_poll_seconds > 0:
+        app.cleanup_ctx.append(_reload_ctx)
+    routes.add_routes(app)
+    return app

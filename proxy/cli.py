@@ -1,0 +1,177 @@
+"""The `guardrail-proxy` command: serve, check, scan."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import orjson
+
+from policies.config import PolicyError
+from policies.findings import Direction
+from policies.loader import load_policy
+
+log = logging.getLogger("guardrail_proxy")
+
+
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the proxy in front of an OpenAI-compatible model API")
+    p.add_argument("--config", type=Path, default=None, help="policy YAML (default: the shipped default pack)")
+    p.add_argument("--upstream", default=os.environ.get("GUARDRAIL_UPSTREAM"),
+                   help="base URL of the model API, e.g. http://127.0.0.1:8000/v1 (env GUARDRAIL_UPSTREAM)")
+    p.add_argument("--demo", action="store_true", help="serve in front of the built-in demo model")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--connect-timeout", type=float, default=5.0, help="seconds to connect upstream")
+    p.add_argument("--read-timeout", type=float, default=300.0, help="seconds between upstream bytes")
+    p.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024, help="larger requests get 413")
+    p.add_argument("--reload-interval", type=float, default=1.0,
+                   help="seconds between checks of the policy files for changes (0: only SIGHUP)")
+    p.add_argument("--log-level", default="INFO")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="guardrail-proxy", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    check = sub.add_parser("check", help="validate a policy file and summarise it")
+    check.add_argument("file", type=Path, nargs="?", default=None)
+    scan = sub.add_parser("scan", help="guard text from a file or stdin and print the decision")
+    scan.add_argument("--config", type=Path, default=None)
+    scan.add_argument("--direction", choices=[d.value for d in Direction], default="prompt")
+    scan.add_argument("--jsonl", action="store_true", help="each input line is a JSON object with a 'text' field")
+    scan.add_argument("file", nargs="?", default="-")
+    return parser
+
+
+def serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from proxy.app import RELOADER, create_app
+    from proxy.state import Settings
+    from proxy.upstream import UpstreamConfig
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.demo and not args.upstream:
+        print("error: give --upstream URL (or set GUARDRAIL_UPSTREAM), or --demo", file=sys.stderr)
+        return 2
+    upstream = UpstreamConfig(
+        base_url=args.upstream or "http://127.0.0.1:1/v1",
+        api_key=os.environ.get("GUARDRAIL_UPSTREAM_API_KEY") or None,
+        connect_timeout=args.connect_timeout,
+        read_timeout=args.read_timeout,
+    )
+    settings = Settings(upstream=upstream, policy_path=args.config, demo=args.demo,
+                        max_body_bytes=args.max_body_bytes, reload_poll_seconds=args.reload_interval)
+    try:
+        app = create_app(settings)
+    except PolicyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    async def on_startup(app: web.Application) -> None:
+        loop = asyncio.get_running_loop()
+        reloader = app[RELOADER]
+        tasks: set[asyncio.Task[bool]] = set()
+
+        def on_sighup() -> None:
+            task = loop.create_task(reloader.reload("SIGHUP"))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
+
+    app.on_startup.append(on_startup)
+    where = "the built-in demo model" if args.demo else args.upstream
+    print(f"guardrail-proxy on http://{args.host}:{args.port}/v1 in front of {where}", flush=True)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    from policies.taxonomy import coverage_warnings
+
+    try:
+        policy = load_policy(args.file)
+    except PolicyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"policy {policy.name} version {policy.version}: OK")
+    counts: dict[str, int] = {}
+    for name, detector in policy.detectors.items():
+        print(f"  detector {name}: {type(detector).__name__}, longest match {detector.max_match_chars} chars")
+        for category, count in getattr(detector, "counts_by_category", dict)().items():
+            counts[category] = counts.get(category, 0) + count
+    for direction in Direction:
+        for stage in policy.stages(direction):
+            for rule in stage.rules:
+                print(f"  {direction} rule {rule.spec.id}: {stage.name} -> {rule.spec.action}")
+        print(f"  {direction} stream hold-back: {policy.hold_back_chars(direction)} chars")
+    print(f"  lexicon terms: {sum(counts.values())}")
+    for category in sorted(counts):
+        print(f"    {category}: {counts[category]}")
+    for warning in coverage_warnings(counts):
+        print(f"  warning: {warning}")
+    return 0
+
+
+def _scan_lines(source: TextIO, jsonl: bool) -> list[str]:
+    if not jsonl:
+        return [source.read()]
+    texts = []
+    for number, line in enumerate(source, 1):
+        if not line.strip():
+            continue
+        try:
+            item = orjson.loads(line)
+            texts.append(item["text"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise PolicyError(f"input line {number}: expected a JSON object with a 'text' string") from None
+    return texts
+
+
+def scan(args: argparse.Namespace) -> int:
+    from proxy.guarding import describe
+
+    try:
+        policy = load_policy(args.config)
+        source: TextIO = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
+        with source:
+            texts = _scan_lines(source, args.jsonl)
+    except (PolicyError, OSError, UnicodeDecodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    direction = Direction(args.direction)
+    for text in texts:
+        decision = policy.evaluate(text, direction)
+        findings = [
+            {key: value for key, value in describe(hit).items() if key in ("kind", "category", "rule", "start", "end")}
+            | {"score": round(hit.finding.score, 3)}
+            for hit in decision.hits
+        ]
+        if args.jsonl:
+            out = {"action": str(decision.action), "text": decision.text, "findings": findings}
+            sys.stdout.write(orjson.dumps(out).decode() + "\n")
+        else:
+            print(f"action: {decision.action}")
+            for finding in findings:
+                print(f"  {finding['rule']}: {finding['kind']} ({finding['category']}) at "
+                      f"{finding['start']}-{finding['end']} score {finding['score']}")
+            print(decision.text if not decision.blocked else policy.refusal_message)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return {"serve": serve, "check": check, "scan": scan}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

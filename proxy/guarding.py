@@ -1,0 +1,77 @@
+"""Glue between the HTTP layer and the engine: guard text slots, count what was decided."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from policies.actions import Hit
+from policies.engine import Decision, Policy
+from policies.findings import SEVERITY, Action, Direction
+from proxy.metrics import Metrics
+from proxy.openai import TextSlot
+
+
+def describe(hit: Hit, param: str | None = None) -> dict[str, Any]:
+    """A finding as clients and the audit trail see it: ids and kinds, never the matched text."""
+    f = hit.finding
+    out: dict[str, Any] = {
+        "rule": hit.rule, "action": str(hit.action), "detector": f.detector, "source": f.rule,
+        "category": f.category, "kind": f.kind, "start": f.start, "end": f.end,
+    }
+    if param is not None:
+        out["param"] = param
+    return out
+
+
+def observe(
+    metrics: Metrics,
+    direction: Direction,
+    hits: Iterable[Hit],
+    failed: Sequence[str] = (),
+    timings: Sequence[tuple[str, float]] = (),
+) -> None:
+    """Count findings by rule and category, detector time, and fail-closed events."""
+    d = str(direction)
+    for hit in hits:
+        metrics.decisions.labels(d, hit.rule, hit.finding.category, str(hit.action)).inc()
+    for detector, seconds in timings:
+        metrics.guard_duration.labels(d, detector).observe(seconds)
+    for _detector in failed:
+        metrics.fail_closed.labels(d, "detector_error").inc()
+
+
+@dataclass
+class SlotsVerdict:
+    """The guard's verdict on every text of one request or response."""
+
+    action: Action = Action.ALLOW
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[tuple[TextSlot, Decision]] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> bool:
+        return self.action is Action.BLOCK
+
+    @property
+    def changed(self) -> bool:
+        return any(decision.changed for _, decision in self.decisions)
+
+
+def guard_slots(policy: Policy, slots: Sequence[TextSlot], direction: Direction, metrics: Metrics) -> SlotsVerdict:
+    """Evaluate each slot; redact in place unless anything blocks (then nothing is rewritten)."""
+    verdict = SlotsVerdict()
+    for slot in slots:
+        decision = policy.evaluate(slot.text, direction)
+        observe(metrics, direction, decision.hits, decision.failed, decision.timings)
+        metrics.guarded_texts.labels(str(direction), str(decision.action)).inc()
+        verdict.decisions.append((slot, decision))
+        verdict.findings.extend(describe(hit, slot.param) for hit in decision.hits)
+        if SEVERITY[decision.action] > SEVERITY[verdict.action]:
+            verdict.action = decision.action
+    if not verdict.blocked:
+        for slot, decision in verdict.decisions:
+            if decision.changed:
+                slot.replace(decision.text)
+    return verdict

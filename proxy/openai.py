@@ -1,0 +1,198 @@
+"""Where the text lives in OpenAI requests, responses and stream chunks.
+
+Each function walks one wire shape and returns `TextSlot`s: a reference to a string inside the
+parsed JSON, so the guard can read it and write the redacted text back in place. Everything
+not listed here is forwarded untouched. A shape the proxy cannot read is a `BadRequest` (from
+the client) or `UpstreamUnavailable` (from the model): never forwarded unscanned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from proxy.errors import BadRequest, UpstreamUnavailable
+
+
+class Route(StrEnum):
+    CHAT = "chat/completions"
+    COMPLETIONS = "completions"
+    EMBEDDINGS = "embeddings"
+
+
+@dataclass(slots=True)
+class TextSlot:
+    """One string in a JSON document: `container[key]`, named by its JSON path in `param`."""
+
+    container: Any
+    key: str | int
+    param: str
+
+    @property
+    def text(self) -> str:
+        value = self.container[self.key]
+        assert isinstance(value, str)
+        return value
+
+    def replace(self, text: str) -> None:
+        self.container[self.key] = text
+
+
+def _bad(param: str, message: str) -> BadRequest:
+    return BadRequest(f"Invalid value for '{param}': {message}", param=param, code="invalid_value")
+
+
+def _string_or_none(container: dict[str, Any], key: str, param: str, out: list[TextSlot]) -> None:
+    value = container.get(key)
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise _bad(param, "expected a string")
+    out.append(TextSlot(container, key, param))
+
+
+def _tool_call_slots(message: dict[str, Any], param: str, out: list[TextSlot]) -> None:
+    tool_calls = message.get("tool_calls")
+    if tool_calls is not None:
+        if not isinstance(tool_calls, list):
+            raise _bad(f"{param}.tool_calls", "expected an array")
+        for j, call in enumerate(tool_calls):
+            function = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(function, dict):
+                raise _bad(f"{param}.tool_calls[{j}]", "expected an object with 'function'")
+            _string_or_none(function, "arguments", f"{param}.tool_calls[{j}].function.arguments", out)
+    function_call = message.get("function_call")
+    if isinstance(function_call, dict):
+        _string_or_none(function_call, "arguments", f"{param}.function_call.arguments", out)
+
+
+def _content_slots(message: dict[str, Any], param: str, out: list[TextSlot]) -> None:
+    content = message.get("content")
+    if content is None or isinstance(content, str):
+        _string_or_none(message, "content", f"{param}.content", out)
+        return
+    if not isinstance(content, list):
+        raise _bad(f"{param}.content", "expected a string or an array of content parts")
+    for k, part in enumerate(content):
+        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+            raise _bad(f"{param}.content[{k}]", "expected a content part object with a 'type'")
+        if part["type"] in ("text", "input_text", "refusal"):
+            key = "refusal" if part["type"] == "refusal" else "text"
+            if not isinstance(part.get(key), str):
+                raise _bad(f"{param}.content[{k}].{key}", "expected a string")
+            out.append(TextSlot(part, key, f"{param}.content[{k}].{key}"))
+
+
+def chat_request_slots(body: dict[str, Any]) -> list[TextSlot]:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("'messages' must be a non-empty array", param="messages", code="invalid_value")
+    out: list[TextSlot] = []
+    for i, message in enumerate(messages):
+        param = f"messages[{i}]"
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise _bad(param, "expected a message object with a string 'role'")
+        _content_slots(message, param, out)
+        _string_or_none(message, "name", f"{param}.name", out)
+        _tool_call_slots(message, param, out)
+    return out
+
+
+def _prompt_list_slots(body: dict[str, Any], key: str) -> list[TextSlot]:
+    """`prompt` / `input`: a string or a list of strings. Token arrays cannot be scanned."""
+    value = body.get(key)
+    if isinstance(value, str):
+        return [TextSlot(body, key, key)]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return [TextSlot(value, i, f"{key}[{i}]") for i in range(len(value))]
+    if isinstance(value, list) and value and all(isinstance(v, (int, list)) for v in value):
+        raise BadRequest(
+            f"'{key}' as token ids cannot be guarded; send text instead",
+            param=key, code="unsupported_input",
+        )
+    raise BadRequest(f"'{key}' must be a string or a non-empty array of strings", param=key, code="invalid_value")
+
+
+def request_slots(route: Route, body: Any) -> list[TextSlot]:
+    """Every text in a client request that the guard must see before the model does."""
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object", code="invalid_json")
+    model = body.get("model")
+    if model is not None and not isinstance(model, str):
+        raise _bad("model", "expected a string")
+    if route is Route.CHAT:
+        return chat_request_slots(body)
+    if route is Route.COMPLETIONS:
+        return _prompt_list_slots(body, "prompt")
+    return _prompt_list_slots(body, "input")
+
+
+def _choices(body: Any) -> list[dict[str, Any]]:
+    if not isinstance(body, dict):
+        raise UpstreamUnavailable("The upstream returned a response that is not a JSON object")
+    choices = body.get("choices", [])
+    if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+        raise UpstreamUnavailable("The upstream returned 'choices' of an unexpected shape")
+    return choices
+
+
+def response_slots(route: Route, body: Any) -> list[tuple[int, TextSlot]]:
+    """Every text in a non-streamed model response, with the index of its choice."""
+    out: list[tuple[int, TextSlot]] = []
+    if route is Route.EMBEDDINGS:
+        return out
+    try:
+        for position, choice in enumerate(_choices(body)):
+            index = choice.get("index", position)
+            slots: list[TextSlot] = []
+            if route is Route.COMPLETIONS:
+                _string_or_none(choice, "text", f"choices[{position}].text", slots)
+            else:
+                message = choice.get("message")
+                if not isinstance(message, dict):
+                    raise UpstreamUnavailable("The upstream returned a choice without a 'message' object")
+                for key in ("content", "reasoning_content", "refusal"):
+                    _string_or_none(message, key, f"choices[{position}].message.{key}", slots)
+                _tool_call_slots(message, f"choices[{position}].message", slots)
+            out.extend((index if isinstance(index, int) else position, slot) for slot in slots)
+    except BadRequest as exc:  # a wrong type in the *response* is the upstream's fault
+        raise UpstreamUnavailable(f"The upstream response is malformed: {exc.message}") from None
+    return out
+
+
+def stream_slots(route: Route, chunk: Any) -> list[tuple[tuple[int, str], TextSlot]]:
+    """Texts of one stream chunk, keyed by (choice index, field) so each gets its own scanner.
+
+    Tool-call argument pieces are keyed by the tool call's `index`, which is how the OpenAI wire
+    format ties the pieces of one call's arguments together.
+    """
+    out: list[tuple[tuple[int, str], TextSlot]] = []
+    try:
+        for position, choice in enumerate(_choices(chunk)):
+            index = choice.get("index", position)
+            index = index if isinstance(index, int) else position
+            if route is Route.COMPLETIONS:
+                slots: list[TextSlot] = []
+                _string_or_none(choice, "text", "text", slots)
+                out.extend(((index, "text"), slot) for slot in slots)
+                continue
+            delta = choice.get("delta")
+            if delta is None:
+                continue
+            if not isinstance(delta, dict):
+                raise UpstreamUnavailable("The upstream sent a stream chunk whose 'delta' is not an object")
+            for key in ("content", "reasoning_content", "refusal"):
+                slots = []
+                _string_or_none(delta, key, key, slots)
+                out.extend(((index, key), slot) for slot in slots)
+            for position_call, call in enumerate(delta.get("tool_calls") or ()):
+                function = call.get("function") if isinstance(call, dict) else None
+                if isinstance(function, dict) and function.get("arguments") is not None:
+                    slots = []
+                    _string_or_none(function, "arguments", "arguments", slots)
+                    call_index = call.get("index", position_call)
+                    out.extend(((index, f"tool_calls[{call_index}]"), slot) for slot in slots)
+    except BadRequest as exc:
+        raise UpstreamUnavailable(f"The upstream stream chunk is malformed: {exc.message}") from None
+    return out

@@ -1,0 +1,227 @@
+"""Relaying a streamed completion: SSE in, guarded SSE out, one scanner per text stream.
+
+The decision to stream is made when the upstream's headers arrive (STYLE habit 5): an event
+stream is relayed event by event, never buffered whole. Each choice's content, reasoning and
+each tool call's arguments get their own `StreamScanner`, which holds back only what an active
+pattern could still be matching. A block ends that choice with `finish_reason:
+"content_filter"`; when every choice has ended, `[DONE]` is sent and the upstream is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from policies.engine import Policy
+from policies.findings import Direction
+from policies.streaming import Release, StreamScanner
+from proxy.errors import error_body
+from proxy.guarding import observe
+from proxy.openai import Route, stream_slots
+from proxy.sse import DONE, SSEComment, SSEDecodeError, SSEDecoder, SSEEvent, encode_comment, encode_data
+from proxy.state import ProxyState
+
+log = logging.getLogger(__name__)
+
+_SENT_DONE = b"data: [DONE]\n\n"
+
+
+class StreamGuard:
+    """The per-stream state: scanners by (choice, field), ended choices, a chunk template."""
+
+    def __init__(self, route: Route, policy: Policy, state: ProxyState, choices: int) -> None:
+        self.route = route
+        self.policy = policy
+        self.state = state
+        self.expected_choices = max(1, choices)
+        self.scanners: dict[tuple[int, str], StreamScanner] = {}
+        self.ended: set[int] = set()
+        self.template: dict[str, Any] = {}
+        self.blocked: set[int] = set()
+        self.saw_done = False
+
+    def scanner(self, key: tuple[int, str]) -> StreamScanner:
+        scanner = self.scanners.get(key)
+        if scanner is None:
+            scanner = self.scanners[key] = StreamScanner(self.policy, Direction.COMPLETION)
+        return scanner
+
+    def _observe(self, release: Release) -> None:
+        observe(self.state.metrics, Direction.COMPLETION, release.hits, release.failed, release.timings)
+        if release.overflow:
+            self.state.metrics.holdback_overflows.labels("completion").inc()
+
+    def _chunk(self, choice: dict[str, Any]) -> bytes:
+        return encode_data(orjson.dumps({**self.template, "choices": [choice]}))
+
+    def _text_choice(self, index: int, field: str, text: str) -> dict[str, Any]:
+        if self.route is Route.COMPLETIONS:
+            return {"index": index, "text": text, "logprobs": None, "finish_reason": None}
+        if field.startswith("tool_calls["):
+            call = int(field[len("tool_calls[") : -1])
+            return {"index": index, "delta": {"tool_calls": [{"index": call, "function": {"arguments": text}}]},
+                    "finish_reason": None}
+        return {"index": index, "delta": {field: text}, "finish_reason": None}
+
+    def _end_choice(self, index: int) -> bytes:
+        self.ended.add(index)
+        self.blocked.add(index)
+        if self.route is Route.COMPLETIONS:
+            choice: dict[str, Any] = {"index": index, "text": "", "logprobs": None, "finish_reason": "content_filter"}
+        else:
+            choice = {"index": index, "delta": {}, "logprobs": None, "finish_reason": "content_filter"}
+        return self._chunk(choice)
+
+    def flush_choice(self, index: int) -> list[bytes]:
+        """Release everything held for one choice (its upstream finished it)."""
+        out: list[bytes] = []
+        for (choice, field), scanner in self.scanners.items():
+            if choice != index or index in self.ended:
+                continue
+            release = scanner.flush()
+            self._observe(release)
+            if release.blocked:
+                return [self._end_choice(index)]
+            if release.text:
+                out.append(self._chunk(self._text_choice(index, field, release.text)))
+        return out
+
+    def flush_all(self) -> list[bytes]:
+        out: list[bytes] = []
+        for index in sorted({choice for choice, _ in self.scanners}):
+            out.extend(self.flush_choice(index))
+        return out
+
+    @property
+    def done(self) -> bool:
+        """`[DONE]` was seen, or every choice was blocked: nothing more to relay."""
+        return self.saw_done or (bool(self.blocked) and len(self.ended) >= self.expected_choices)
+
+    def on_event(self, event: SSEEvent | SSEComment) -> list[bytes]:
+        if isinstance(event, SSEComment):
+            return [encode_comment(event.text)]
+        if event.data == DONE:
+            self.saw_done = True
+            return [*self.flush_all(), _SENT_DONE]
+        return self.on_chunk(event.data)
+
+    def on_chunk(self, data: str) -> list[bytes]:
+        """Guard one upstream chunk; returns the events to send, in order."""
+        chunk = orjson.loads(data)
+        if not isinstance(chunk, dict) or "error" in chunk:
+            return [encode_data(data)]  # an in-stream error from the upstream: not model text
+        self.template = {k: v for k, v in chunk.items() if k not in ("choices", "usage")}
+        before: list[bytes] = []
+        newly_blocked: set[int] = set()
+        for (index, field), slot in stream_slots(self.route, chunk):
+            if index in self.ended or index in newly_blocked:
+                slot.replace("")
+                continue
+            release = self.scanner((index, field)).feed(slot.text)
+            self._observe(release)
+            if release.blocked:
+                newly_blocked.add(index)
+                slot.replace("")
+            else:
+                slot.replace(release.text)
+        choices = []
+        for position, choice in enumerate(chunk.get("choices") or ()):
+            index = choice.get("index", position)
+            if index in self.ended or index in newly_blocked:
+                continue
+            if choice.get("finish_reason") is not None:
+                before.extend(self.flush_choice(index))
+                if index in self.ended:  # the flush blocked it
+                    continue
+                self.ended.add(index)
+            if _has_payload(self.route, choice):
+                choices.append(choice)
+        out = before + [self._end_choice(index) for index in sorted(newly_blocked)]
+        if choices or chunk.get("usage") is not None or not chunk.get("choices"):
+            out.append(encode_data(orjson.dumps({**chunk, "choices": choices})))
+        return out
+
+
+def _has_payload(route: Route, choice: dict[str, Any]) -> bool:
+    """Whether a choice still says anything once held-back text is taken out."""
+    if choice.get("finish_reason") is not None or choice.get("logprobs"):
+        return True
+    if route is Route.COMPLETIONS:
+        return bool(choice.get("text"))
+    delta = choice.get("delta") or {}
+    return any(
+        (key not in ("content", "reasoning_content", "refusal") or bool(value)) and value is not None
+        for key, value in delta.items()
+    )
+
+
+async def relay_stream(
+    request: web.Request,
+    upstream: aiohttp.ClientResponse,
+    route: Route,
+    policy: Policy,
+    state: ProxyState,
+    headers: Any,
+    started: float,
+    choices: int = 1,
+) -> web.StreamResponse:
+    """Relay one upstream event stream to the client, guarded, until `[DONE]` or a full block."""
+    response = web.StreamResponse(status=upstream.status, headers=headers)
+    response.headers["Content-Type"] = "text/event-stream; charset=utf-8"
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    guard = StreamGuard(route, policy, state, choices)
+    decoder = SSEDecoder()
+    metrics = state.metrics
+    metrics.active_streams.inc()
+    first_sent = False
+    try:
+        await response.prepare(request)
+        async for raw in upstream.content.iter_any():
+            for event in decoder.decode(raw):
+                out = guard.on_event(event)
+                if out and not first_sent:
+                    first_sent = True
+                    metrics.time_to_first_token.labels(str(route)).observe(time.perf_counter() - started)
+                for piece in out:
+                    await response.write(piece)
+                if guard.done:
+                    break
+            if guard.done:
+                break
+        else:
+            for event in decoder.flush():
+                for piece in guard.on_event(event):
+                    await response.write(piece)
+        if not guard.done:
+            raise aiohttp.ClientPayloadError("the upstream stream ended without [DONE]")
+        if not guard.saw_done:  # every choice was blocked: end the stream ourselves
+            await response.write(_SENT_DONE)
+        await response.write_eof()
+    except (ConnectionResetError, asyncio.CancelledError):
+        log.info("client went away mid-stream; cancelling the upstream request")
+        raise
+    except (aiohttp.ClientError, asyncio.TimeoutError, SSEDecodeError, orjson.JSONDecodeError) as exc:
+        kind = "timeout" if isinstance(exc, asyncio.TimeoutError) else "protocol"
+        metrics.upstream_errors.labels(kind).inc()
+        metrics.fail_closed.labels("completion", "stream_broken").inc()
+        await _send_error(response, f"The upstream stream failed: {type(exc).__name__}")
+    finally:
+        metrics.active_streams.dec()
+        upstream.close()  # never back to the pool half-read; closing stops the generation
+    return response
+
+
+async def _send_error(response: web.StreamResponse, message: str) -> None:
+    """End a broken stream with an error event the `openai` SDK raises as `APIError`."""
+    try:
+        await response.write(encode_data(orjson.dumps(error_body(message, "upstream_error", "stream_error"))))
+        await response.write_eof()
+    except (ConnectionResetError, RuntimeError):
+        pass

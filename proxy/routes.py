@@ -1,0 +1,188 @@
+"""The HTTP routes: guarded model endpoints, pass-through model list, health and metrics."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from policies.engine import Policy
+from policies.findings import Action, Direction
+from proxy.errors import BadRequest, GuardUnavailable, NotFound, error_response
+from proxy.guarding import SlotsVerdict, describe, guard_slots, observe
+from proxy.openai import Route, request_slots, response_slots
+from proxy.relay import relay_stream
+from proxy.state import STATE, ProxyState
+from proxy.upstream import request_headers, response_headers
+
+_PARAM = {Route.CHAT: "messages", Route.COMPLETIONS: "prompt", Route.EMBEDDINGS: "input"}
+
+
+def _parse_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}", code="invalid_json") from None
+
+
+def _blocked_prompt(route: Route, verdict: SlotsVerdict, request_id: str) -> web.Response:
+    if not any(hit.action is Action.BLOCK for _, d in verdict.decisions for hit in d.hits):
+        raise GuardUnavailable("The request could not be scanned, so it was not forwarded")
+    return error_response(
+        400,
+        "The prompt was blocked by the content policy.",
+        "invalid_request_error",
+        "content_filter",
+        _PARAM[route],
+        headers={"X-Request-ID": request_id},
+        findings=[f for f in verdict.findings if f["action"] == "block"],
+    )
+
+
+def _guard_response(route: Route, body: Any, policy: Policy, state: ProxyState) -> tuple[Action, bool]:
+    """Guard every text of a non-streamed response in place; blocked choices get the refusal."""
+    worst, changed = Action.ALLOW, False
+    blocked_choices: set[int] = set()
+    by_choice: dict[int, list[Any]] = {}
+    for index, slot in response_slots(route, body):
+        by_choice.setdefault(index, []).append(slot)
+    for index, slots in by_choice.items():
+        verdict = guard_slots(policy, slots, Direction.COMPLETION, state.metrics)
+        if verdict.blocked:
+            blocked_choices.add(index)
+            worst = Action.BLOCK
+        elif verdict.changed:
+            changed = True
+            worst = Action.REDACT if worst is not Action.BLOCK else worst
+        elif verdict.action is Action.MONITOR and worst is Action.ALLOW:
+            worst = Action.MONITOR
+    for position, choice in enumerate(body.get("choices", []) if blocked_choices else ()):
+        if choice.get("index", position) in blocked_choices:
+            _refuse_choice(route, choice, policy.refusal_message)
+    return worst, changed or bool(blocked_choices)
+
+
+def _refuse_choice(route: Route, choice: dict[str, Any], refusal: str) -> None:
+    choice["finish_reason"] = "content_filter"
+    if route is Route.COMPLETIONS:
+        choice["text"] = refusal
+        return
+    message = choice.get("message") or {}
+    for key in ("tool_calls", "function_call", "reasoning_content"):
+        message.pop(key, None)
+    message["content"] = refusal
+    choice["message"] = message
+
+
+async def guarded(request: web.Request, route: Route) -> web.StreamResponse:
+    state = request.app[STATE]
+    policy = state.policy  # this request's policy, even if a reload swaps it meanwhile
+    request_id: str = request["request_id"]
+    started = time.perf_counter()
+    raw = await request.read()
+    body = _parse_json(raw)
+    slots = request_slots(route, body)
+    verdict = guard_slots(policy, slots, Direction.PROMPT, state.metrics)
+    if verdict.blocked:
+        return _blocked_prompt(route, verdict, request_id)
+    stream = route is not Route.EMBEDDINGS and body.get("stream") is True
+    upstream_body = orjson.dumps(body) if verdict.changed else raw
+    headers = request_headers(request.headers, state.upstream.config.api_key, request_id)
+    headers["Content-Type"] = "application/json"
+    upstream = await state.upstream.send("POST", str(route), headers, upstream_body)
+    state.metrics.upstream_duration.labels(str(route)).observe(time.perf_counter() - started)
+    out_headers = response_headers(upstream.headers, request_id)
+    out_headers["X-Guardrail-Prompt"] = str(verdict.action)
+    content_type = upstream.headers.get("Content-Type", "")
+    if upstream.status < 400 and stream and content_type.startswith("text/event-stream"):
+        n = body.get("n") if isinstance(body.get("n"), int) else 1
+        return await relay_stream(request, upstream, route, policy, state, out_headers, started, n)
+    data = await state.upstream.read_body(upstream, state.settings.max_response_bytes)
+    if upstream.status >= 400:
+        state.metrics.upstream_errors.labels("status").inc()
+        return web.Response(status=upstream.status, body=data, headers=out_headers)
+    if stream:  # asked for a stream, got JSON: guard it as JSON all the same
+        out_headers["X-Guardrail-Stream"] = "buffered"
+    return _guarded_json(route, data, policy, state, out_headers, upstream.status)
+
+
+def _guarded_json(
+    route: Route, data: bytes, policy: Policy, state: ProxyState, headers: Any, status: int
+) -> web.Response:
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        from proxy.errors import UpstreamUnavailable
+
+        state.metrics.upstream_errors.labels("protocol").inc()
+        raise UpstreamUnavailable("The upstream returned a body that is not valid JSON") from None
+    action, changed = _guard_response(route, body, policy, state)
+    state.learn_model(body.get("model") if isinstance(body, dict) else None)
+    headers["X-Guardrail-Completion"] = str(action)
+    return web.Response(status=status, body=orjson.dumps(body) if changed else data, headers=headers)
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await guarded(request, Route.CHAT)
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    return await guarded(request, Route.COMPLETIONS)
+
+
+async def embeddings(request: web.Request) -> web.StreamResponse:
+    return await guarded(request, Route.EMBEDDINGS)
+
+
+async def list_models(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    request_id = request["request_id"]
+    headers = request_headers(request.headers, state.upstream.config.api_key, request_id)
+    upstream = await state.upstream.send("GET", "models", headers, query=request.query_string)
+    data = await state.upstream.read_body(upstream, state.settings.max_response_bytes)
+    if upstream.status < 400:
+        try:
+            for model in orjson.loads(data).get("data", []):
+                state.learn_model(model.get("id"))
+        except (orjson.JSONDecodeError, AttributeError):
+            pass
+    return web.Response(status=upstream.status, body=data, headers=response_headers(upstream.headers, request_id))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if not state.ready:
+        return web.json_response({"status": "draining"}, status=503)
+    return web.json_response({"status": "ready", "policy": state.policy.name, "version": state.policy.version})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[STATE].metrics.registry
+    response = web.Response(body=generate_latest(registry))
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
+
+
+async def not_found(request: web.Request) -> web.Response:
+    raise NotFound(f"Unknown route: {request.method} {request.path}. Nothing is forwarded unguarded.")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/completions", completions)
+    app.router.add_post("/v1/embeddings", embeddings)
+    app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_route("*", "/{tail:.*}", not_found)
+
+
+__all__ = ["add_routes", "describe", "observe"]

@@ -1,0 +1,56 @@
+"""What the running application holds: settings, the current policy, metrics, upstream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from policies.engine import Policy
+from proxy.metrics import Metrics
+from proxy.upstream import Upstream, UpstreamConfig
+
+MAX_MODEL_LABELS = 50
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `serve` is told: where the model is, which policy, which limits."""
+
+    upstream: UpstreamConfig
+    policy_path: Path | None = None
+    demo: bool = False
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_response_bytes: int = 64 * 1024 * 1024
+    reload_poll_seconds: float = 1.0
+
+
+@dataclass
+class ProxyState:
+    settings: Settings
+    policy: Policy
+    metrics: Metrics
+    upstream: Upstream
+    ready: bool = True
+    _models: set[str] = field(default_factory=set)
+
+    def set_policy(self, policy: Policy) -> None:
+        """Swap the policy atomically: requests in flight keep the one they started with."""
+        self.metrics.policy_info.clear()
+        self.metrics.policy_info.labels(policy.name, policy.version).set(1)
+        self.metrics.policy_terms.set(policy.term_count)
+        self.policy = policy
+
+    def model_label(self, model: object) -> str:
+        """A bounded metric label: model names the upstream itself reported, else 'other'."""
+        if isinstance(model, str) and model in self._models:
+            return model
+        return "other"
+
+    def learn_model(self, model: object) -> None:
+        if isinstance(model, str) and len(self._models) < MAX_MODEL_LABELS and len(model) <= 128:
+            self._models.add(model)
+
+
+STATE = web.AppKey("state", ProxyState)
