@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import re2
 import regex
 import tldextract
-from presidio_analyzer import EntityRecognizer
+from presidio_analyzer import EntityRecognizer, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     CryptoRecognizer,
@@ -40,6 +40,8 @@ _OFFLINE_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 CONTEXT_BOOST = 0.35
 CONTEXT_MIN_SCORE = 0.4
+#: Characters around a whole-candidate prefilter match, for the recognizer's boundary checks.
+CANDIDATE_MARGIN = 4
 
 
 class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
@@ -54,8 +56,11 @@ class RecognizerSlot:
     """A Presidio recognizer and what makes it cheap: a prefilter and a bound on match length.
 
     `prefilter` is an RE2 pattern matching a superset of the text the recognizer can match;
-    without one the recognizer runs on the whole text. `max_chars` bounds one match; it sizes
-    the window around each candidate and the streaming hold-back.
+    without one the recognizer runs on the whole text. The recognizer runs on each prefilter
+    match widened by `margin` characters either side. `max_chars` bounds one match: it sizes
+    the streaming hold-back. With `defer_to_earlier`, a candidate lying inside a span an
+    earlier recognizer already found is not looked at again (the generic phone matcher need
+    not re-examine a number already found as a Chinese mobile).
     """
 
     recognizer: EntityRecognizer
@@ -64,44 +69,61 @@ class RecognizerSlot:
     max_chars: int
     regex_flags: int | None = None
     context: tuple[str, ...] = field(default=())
+    margin: int = 0
+    defer_to_earlier: bool = False
 
 
 def global_slots() -> list[RecognizerSlot]:
-    """Presidio's predefined global recognizers, each with its RE2 prefilter."""
+    """Presidio's predefined global recognizers, each with an RE2 prefilter.
+
+    These prefilters match a whole candidate (not just its core), so each recognizer runs on
+    the candidate plus a few characters either side for its own boundary checks.
+    """
     phone = PhoneRecognizer(supported_regions=(*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN"))
     specs: list[tuple[EntityRecognizer, str, str, int]] = [
-        (OfflineEmailRecognizer(), "EMAIL_ADDRESS", r"[^\s@]@[A-Za-z0-9\-]", 254),
-        (phone, "PHONE_NUMBER", r"\d[\d \-().]{5,}\d", 32),
+        (OfflineEmailRecognizer(), "EMAIL_ADDRESS",
+         r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+", 80),
+        (phone, "PHONE_NUMBER", r"\+?\(?\d[\d \-().]{5,20}\d", 32),
         (CreditCardRecognizer(), "CREDIT_CARD", r"\d{4}[ \-]?\d{3,4}[ \-]?\d{3,4}[ \-]?\d{3,5}", 23),
-        (IbanRecognizer(), "IBAN_CODE", r"[A-Za-z]{2}\d{2}[ ]?[A-Za-z0-9]{4}", 42),
-        (IpRecognizer(), "IP_ADDRESS", r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f]{0,4}::?[0-9A-Fa-f]{1,4}:|::", 64),
-        (UrlRecognizer(), "URL", r"(?i)[a-z0-9\-]\.[a-z]{2,}|://", 256),
+        (IbanRecognizer(), "IBAN_CODE", r"[A-Za-z]{2}\d{2}[ ]?[A-Za-z0-9]{4}[A-Za-z0-9 ]{4,30}", 42),
+        (IpRecognizer(), "IP_ADDRESS",
+         r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f:]*::?[0-9A-Fa-f:.]+|::", 64),
+        (UrlRecognizer(), "URL",
+         r"(?i)(?:[a-z][a-z0-9+.\-]*://)?[a-z0-9\-.]*[a-z0-9\-]\.[a-z]{2,}(?:[/?#][^\s()<>\"']*)?", 256),
         (CryptoRecognizer(), "CRYPTO", r"(?:bc1|[13])[a-zA-HJ-NP-Z0-9]{25,59}", 62),
         (UsSsnRecognizer(), "US_SSN", r"\d{3}[ \-.]?\d{2}[ \-.]?\d{4}", 11),
     ]
     return [
-        RecognizerSlot(rec, entity, pre, max_chars, ASCII_FLAGS, tuple(rec.context or ()))
+        RecognizerSlot(rec, entity, pre, max_chars, _flags_for(rec), tuple(rec.context or ()),
+                       CANDIDATE_MARGIN, entity in _DEFERRING)
         for rec, entity, pre, max_chars in specs
     ]
 
 
+#: Generic recognizers whose candidates are often already found by a specific one.
+_DEFERRING = frozenset({"PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "CN_LANDLINE"})
+
+
 def chinese_slots() -> list[RecognizerSlot]:
     """The Chinese identifier recognizers of `cn_ids`, with their prefilters."""
-    return [
-        RecognizerSlot(
-            rec,
-            rec.supported_entities[0],
-            cn_ids.PREFILTERS.get(rec.supported_entities[0]),
-            cn_ids.MAX_MATCH_CHARS[rec.supported_entities[0]],
-            None,
-            tuple(rec.context or ()),
-        )
-        for rec in cn_ids.chinese_recognizers()
-    ]
+    slots = []
+    for rec in cn_ids.chinese_recognizers():
+        entity = rec.supported_entities[0]
+        max_chars = cn_ids.MAX_MATCH_CHARS[entity]
+        # These recognizers weigh their own context words (before and after, by character),
+        # so the slot adds none; the margin lets them see those words around the match.
+        slots.append(RecognizerSlot(rec, entity, cn_ids.PREFILTERS.get(entity), max_chars, None,
+                                    (), max_chars + cn_ids.CONTEXT_CHARS, entity in _DEFERRING))
+    return slots
 
 
 def default_slots() -> list[RecognizerSlot]:
     return [*chinese_slots(), *global_slots()]
+
+
+def _flags_for(recognizer: EntityRecognizer) -> int | None:
+    """Regex flags for pattern recognizers; others (the phone matcher) take none."""
+    return ASCII_FLAGS if isinstance(recognizer, PatternRecognizer) else None
 
 
 class PiiDetector:
@@ -133,18 +155,23 @@ class PiiDetector:
         findings: list[Finding] = []
         for slot in self._always:
             findings.extend(self._analyze(slot, text, 0, text))
-        hits = self._set.Match(text) if self._filtered else []
+        hits = sorted(self._set.Match(text) or ()) if self._filtered else ()
         for index in hits:
             slot = self._filtered[index]
-            for start, end in self._windows(self._prefilters[index], text, slot.max_chars):
+            covered = [(f.start, f.end) for f in findings] if slot.defer_to_earlier else []
+            for start, end in self._windows(self._prefilters[index], text, slot.margin, covered):
                 findings.extend(self._analyze(slot, text[start:end], start, text))
         return _dedupe(findings)
 
     @staticmethod
-    def _windows(prefilter: re2._Regexp, text: str, margin: int) -> Iterable[tuple[int, int]]:
-        """Candidate windows, widened by one match length either side and merged."""
+    def _windows(
+        prefilter: re2._Regexp, text: str, margin: int, covered: list[tuple[int, int]]
+    ) -> Iterable[tuple[int, int]]:
+        """Candidate windows, widened by `margin` either side and merged; covered ones skipped."""
         window_start = window_end = -1
         for match in prefilter.finditer(text):
+            if any(s <= match.start() and match.end() <= e for s, e in covered):
+                continue
             start, end = max(0, match.start() - margin), min(len(text), match.end() + margin)
             if start <= window_end:
                 window_end = max(window_end, end)

@@ -1,0 +1,141 @@
+"""Pure check-digit and structure checks for Chinese identifiers.
+
+Kept apart from the Presidio recognizers in `cn_ids.py` so the arithmetic can be tested (and
+reused to generate test data) without any regex or Presidio machinery. Every function takes
+the matched text as written and strips separators itself; none of them raise on bad input,
+they return False.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+# First two digits of a resident ID (GB/T 2260 province level). 71 Taiwan, 81/82 Hong Kong /
+# Macau, 83 Taiwan residents' residence permits, 91 the 2023 foreigners' permanent-residence ID.
+PROVINCE_CODES: frozenset[str] = frozenset(
+    str(code)
+    for code in (*range(11, 16), *range(21, 24), *range(31, 38), *range(41, 47),
+                 *range(50, 55), *range(61, 66), 71, 81, 82, 83, 91)
+)  # fmt: skip
+
+_RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_RESIDENT_ID_CHECK = "10X98765432"
+
+# GB 32100-2015: 31 characters, I O S V Z left out because they read like digits.
+USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_VALUES = {char: value for value, char in enumerate(USCC_CHARSET)}
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+_SEPARATORS = str.maketrans("", "", " -()\N{FULLWIDTH LEFT PARENTHESIS}\N{FULLWIDTH RIGHT PARENTHESIS}")
+
+
+def compact(text: str) -> str:
+    """`text` without the separators people put in numbers, upper-cased."""
+    return text.translate(_SEPARATORS).upper()
+
+
+def is_real_birth_date(year: int, month: int, day: int, today: date | None = None) -> bool:
+    """A calendar date between 1900-01-01 and `today` (default: now), both included.
+
+    Birth dates in IDs are what tell a resident ID from an 18-digit order number.
+    """
+    try:
+        born = date(year, month, day)
+    except ValueError:
+        return False
+    return date(1900, 1, 1) <= born <= (today or date.today())
+
+
+def resident_id_check_char(body17: str) -> str:
+    """GB 11643-1999 ISO 7064 MOD 11-2 check character for the first 17 digits."""
+    total = sum(int(digit) * weight for digit, weight in zip(body17, _RESIDENT_ID_WEIGHTS, strict=True))
+    return _RESIDENT_ID_CHECK[total % 11]
+
+
+def is_valid_resident_id(text: str, today: date | None = None) -> bool:
+    """An 18-character resident ID: province, real birth date, check character all right."""
+    value = compact(text)
+    if len(value) != 18 or not value[:17].isascii() or not value[:17].isdigit():
+        return False
+    if value[:2] not in PROVINCE_CODES:
+        return False
+    if not is_real_birth_date(int(value[6:10]), int(value[10:12]), int(value[12:14]), today):
+        return False
+    return resident_id_check_char(value[:17]) == value[17]
+
+
+def is_valid_legacy_resident_id(text: str, today: date | None = None) -> bool:
+    """A 15-digit ID (issued until 1999): province and a real 19YYMMDD birth date.
+
+    It has no check digit, so this is all that can be verified.
+    """
+    value = compact(text)
+    if len(value) != 15 or not value.isascii() or not value.isdigit():
+        return False
+    if value[:2] not in PROVINCE_CODES:
+        return False
+    return is_real_birth_date(1900 + int(value[6:8]), int(value[8:10]), int(value[10:12]), today)
+
+
+def uscc_check_char(body17: str) -> str:
+    """GB 32100-2015 check character for the first 17 characters of a credit code."""
+    total = sum(_USCC_VALUES[char] * weight for char, weight in zip(body17, _USCC_WEIGHTS, strict=True))
+    return USCC_CHARSET[(31 - total % 31) % 31]
+
+
+def is_valid_uscc(text: str) -> bool:
+    """A unified social credit code: charset, province in the region code, check character."""
+    value = compact(text)
+    if len(value) != 18 or any(char not in _USCC_VALUES for char in value):
+        return False
+    if not value[2:8].isdigit() or value[2:4] not in PROVINCE_CODES:
+        return False
+    return uscc_check_char(value[:17]) == value[17]
+
+
+def _hk_letter_value(char: str) -> int:
+    return ord(char) - ord("A") + 10
+
+
+def hk_id_check_char(prefix: str, digits6: str) -> str:
+    """Hong Kong identity card check character (mod 11; 'A' stands for 10).
+
+    A one-letter prefix counts as a leading space, whose value is 36.
+    """
+    letters = prefix.upper()
+    first = 36 if len(letters) == 1 else _hk_letter_value(letters[0])
+    values = [first, _hk_letter_value(letters[-1]), *(int(digit) for digit in digits6)]
+    total = sum(value * weight for value, weight in zip(values, range(9, 1, -1), strict=True))
+    check = (11 - total % 11) % 11
+    return "A" if check == 10 else str(check)
+
+
+def is_valid_hk_id(text: str) -> bool:
+    """`A123456(3)` / `AB123456(9)`, parentheses optional, with a matching check character."""
+    value = compact(text)
+    letters = len(value) - 7
+    if letters not in (1, 2) or not value[:letters].isalpha() or not value[:letters].isascii():
+        return False
+    digits = value[letters : letters + 6]
+    if not digits.isascii() or not digits.isdigit():
+        return False
+    return hk_id_check_char(value[:letters], digits) == value[-1]
+
+
+def luhn_ok(text: str) -> bool:
+    """The Luhn (mod 10) check that bank card numbers carry in their last digit."""
+    digits = compact(text)
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return False
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def luhn_check_digit(body: str) -> str:
+    """The digit that makes `body + digit` pass `luhn_ok` (used to build test data)."""
+    return next(digit for digit in "0123456789" if luhn_ok(body + digit))
