@@ -24,8 +24,8 @@ CONTEXT_CHARS = 32
 class Release:
     """What one `feed` or `flush` lets through.
 
-    `text` may be sent to the client now. `hits` are the findings settled in this release
-    (each finding is reported exactly once over a stream). When `blocked`, nothing more may be
+    `text` may be sent to the client now. `hits` are the findings settled in this release,
+    with offsets into the whole stream; each finding is reported exactly once over a stream. When `blocked`, nothing more may be
     sent for this stream; `overflow` says the block came from the hold-back bound, and
     `failed` names detectors that raised.
     """
@@ -83,11 +83,13 @@ class StreamScanner:
         live = [hit for hit in hits if hit.finding.end > ctx]
         cut = len(window) if final else max(ctx, len(window) - self.hold_back_chars)
         cut = _settle_cut(live, cut, ctx)
-        settled = tuple(hit for hit in live if hit.finding.end <= cut)
+        settled = [hit for hit in live if hit.finding.end <= cut]
         action = self.policy.decide(settled, failed)
+        origin = self.released_chars - ctx  # stream offset of window[0]: hits are reported in it
+        reported = tuple(_shifted(hit, origin) for hit in settled)
         if action is Action.BLOCK:
             self.blocked = True
-            return Release("", settled, blocked=True, failed=tuple(failed), timings=tuple(timings))
+            return Release("", reported, blocked=True, failed=tuple(failed), timings=tuple(timings))
         redactions = [_clipped(hit, ctx) for hit in settled if hit.action is Action.REDACT]
         text = redact_spans(window[ctx:cut], redactions, self.policy.salt)
         self._context = window[max(0, cut - CONTEXT_CHARS) : cut]
@@ -95,8 +97,8 @@ class StreamScanner:
         self.released_chars += cut - ctx
         if len(self._pending) > self.max_pending_chars:
             self.blocked = True
-            return Release("", settled, blocked=True, overflow=True, timings=tuple(timings))
-        return Release(text, settled, failed=tuple(failed), timings=tuple(timings))
+            return Release("", reported, blocked=True, overflow=True, timings=tuple(timings))
+        return Release(text, reported, failed=tuple(failed), timings=tuple(timings))
 
 
 def _settle_cut(hits: list[Hit], cut: int, floor: int) -> int:
@@ -109,6 +111,10 @@ def _settle_cut(hits: list[Hit], cut: int, floor: int) -> int:
                 cut = max(floor, hit.finding.start)
                 moved = True
     return cut
+
+
+def _shifted(hit: Hit, offset: int) -> Hit:
+    return Hit(hit.finding.shifted(offset), hit.rule, hit.action, hit.style, hit.replacement)
 
 
 def _clipped(hit: Hit, ctx: int) -> Hit:

@@ -17,7 +17,7 @@ from proxy.demo import create_demo_app
 from proxy.errors import BodyTooLarge, NotFound, ProxyError, error_response
 from proxy.metrics import Metrics
 from proxy.reload import PolicyReloader
-from proxy.state import STATE, ProxyState, Settings
+from proxy.state import MODEL, REQUEST_ID, STATE, ProxyState, Settings
 from proxy.upstream import Upstream, UpstreamConfig
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     """Take the client's `X-Request-ID` when it is sane, else make one; always send it back."""
     given = request.headers.get("X-Request-ID", "")
     request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     response = await handler(request)
     if not response.prepared:
         response.headers["X-Request-ID"] = request_id
@@ -46,8 +46,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ProxyError as exc:
         return exc.response()
-    except web.HTTPRequestEntityTooLarge as exc:
-        return BodyTooLarge(f"The request body exceeds the limit of {exc.max_size} bytes").response()
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[STATE].settings.max_body_bytes
+        return BodyTooLarge(f"The request body exceeds the limit of {limit} bytes").response()
     except web.HTTPNotFound:
         return NotFound(f"Unknown route: {request.method} {request.path}").response()
     except web.HTTPException as exc:
@@ -69,7 +70,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     route = request.path.removeprefix("/v1/") if request.path.startswith("/v1/") else "other"
     if route not in ("chat/completions", "completions", "embeddings", "models"):
         return response
-    state.metrics.requests.labels(route, state.model_label(request.get("model")), str(response.status)).inc()
+    state.metrics.requests.labels(route, state.model_label(request.get(MODEL)), str(response.status)).inc()
     state.metrics.request_duration.labels(route).observe(asyncio.get_running_loop().time() - started)
     return response
 

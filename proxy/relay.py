@@ -24,7 +24,15 @@ from policies.streaming import Release, StreamScanner
 from proxy.errors import error_body
 from proxy.guarding import observe
 from proxy.openai import Route, stream_slots
-from proxy.sse import DONE, SSEComment, SSEDecodeError, SSEDecoder, SSEEvent, encode_comment, encode_data
+from proxy.sse import (
+    DONE,
+    SSEComment,
+    SSEDecodeError,
+    SSEDecoder,
+    SSEEvent,
+    encode_comment,
+    encode_data,
+)
 from proxy.state import ProxyState
 
 log = logging.getLogger(__name__)
@@ -207,7 +215,7 @@ async def relay_stream(
     except (ConnectionResetError, asyncio.CancelledError):
         log.info("client went away mid-stream; cancelling the upstream request")
         raise
-    except (aiohttp.ClientError, asyncio.TimeoutError, SSEDecodeError, orjson.JSONDecodeError) as exc:
+    except (TimeoutError, aiohttp.ClientError, SSEDecodeError, orjson.JSONDecodeError) as exc:
         kind = "timeout" if isinstance(exc, asyncio.TimeoutError) else "protocol"
         metrics.upstream_errors.labels(kind).inc()
         metrics.fail_closed.labels("completion", "stream_broken").inc()

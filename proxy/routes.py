@@ -15,7 +15,7 @@ from proxy.errors import BadRequest, GuardUnavailable, NotFound, error_response
 from proxy.guarding import SlotsVerdict, describe, guard_slots, observe
 from proxy.openai import Route, request_slots, response_slots
 from proxy.relay import relay_stream
-from proxy.state import STATE, ProxyState
+from proxy.state import MODEL, REQUEST_ID, STATE, ProxyState
 from proxy.upstream import request_headers, response_headers
 
 _PARAM = {Route.CHAT: "messages", Route.COMPLETIONS: "prompt", Route.EMBEDDINGS: "input"}
@@ -80,11 +80,13 @@ def _refuse_choice(route: Route, choice: dict[str, Any], refusal: str) -> None:
 async def guarded(request: web.Request, route: Route) -> web.StreamResponse:
     state = request.app[STATE]
     policy = state.policy  # this request's policy, even if a reload swaps it meanwhile
-    request_id: str = request["request_id"]
+    request_id = request[REQUEST_ID]
     started = time.perf_counter()
     raw = await request.read()
     body = _parse_json(raw)
     slots = request_slots(route, body)
+    if isinstance(body.get("model"), str):
+        request[MODEL] = body["model"]
     verdict = guard_slots(policy, slots, Direction.PROMPT, state.metrics)
     if verdict.blocked:
         return _blocked_prompt(route, verdict, request_id)
@@ -139,7 +141,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
 
 async def list_models(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    request_id = request["request_id"]
+    request_id = request[REQUEST_ID]
     headers = request_headers(request.headers, state.upstream.config.api_key, request_id)
     upstream = await state.upstream.send("GET", "models", headers, query=request.query_string)
     data = await state.upstream.read_body(upstream, state.settings.max_response_bytes)

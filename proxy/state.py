@@ -54,3 +54,5 @@ class ProxyState:
 
 
 STATE = web.AppKey("state", ProxyState)
+REQUEST_ID = web.RequestKey("request_id", str)
+MODEL = web.RequestKey("model", str)

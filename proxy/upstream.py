@@ -6,7 +6,6 @@ passed through by the caller. Hop-by-hop headers never cross the proxy in either
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -95,7 +94,7 @@ class Upstream:
         except aiohttp.ClientConnectorError as exc:
             self.metrics.upstream_errors.labels("refused").inc()
             raise UpstreamUnavailable(f"Cannot connect to the upstream model API: {exc.strerror or exc}") from None
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        except (TimeoutError, aiohttp.ServerTimeoutError):
             self.metrics.upstream_errors.labels("timeout").inc()
             raise UpstreamTimeout("The upstream model API did not answer in time") from None
         except aiohttp.ClientError as exc:
@@ -114,7 +113,7 @@ class Upstream:
                     raise UpstreamUnavailable(f"The upstream response exceeds {limit} bytes")
                 chunks.append(chunk)
             return b"".join(chunks)
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        except (TimeoutError, aiohttp.ServerTimeoutError):
             self.metrics.upstream_errors.labels("timeout").inc()
             raise UpstreamTimeout("The upstream model API stopped sending its response") from None
         except aiohttp.ClientError as exc:

@@ -1,0 +1,241 @@
+"""Keyword lists matched with one Aho-Corasick automaton, on the folded text.
+
+How a text is scanned:
+
+1. ``fold(text)`` (see `policies.normalize`): case, width, accents, Traditional Chinese,
+   look-alike letters and every separator or invisible character are folded away, so
+   ``法 轮 功``, ``S.E.X``, ``ＳＥＸ`` and ``bad\\u200bword`` read as the terms they spell.
+2. The folded text is encoded as UTF-8 (one automaton symbol per byte). pyahocorasick finds a
+   node's child by a linear scan, so a trie keyed by code points slows down with the number
+   of distinct first characters of a Chinese lexicon; with bytes every node has at most 256
+   children and the scan cost stops depending on the lexicon size. UTF-8 is self-
+   synchronizing, so a byte match always starts and ends on a character boundary.
+3. Only when there are hits: map each hit back to the original text with an `OffsetMap` and
+   keep it if it passes these checks:
+
+   * gap: between two consecutive matched characters there are at most `max_gap` original
+     characters that take room on screen (spaces, punctuation, symbols, line breaks).
+     Invisible characters (zero-width, bidi, combining marks) do not count, so padding with
+     them cannot break a term -- but the whole original span must fit in `max_match_chars`;
+   * word boundary, for an end of a term that is a Latin letter or digit: the nearest
+     visible original character outside that end must not fold to a Latin letter or digit
+     (``ass`` does not hit ``class``; ``s e x`` and ``sex!`` hit);
+   * allowlist: a term hit lying entirely inside an allow-phrase hit is dropped.
+
+`max_match_chars` is ``L * (1 + max_gap)`` where L is the longest folded term or allow
+phrase, in characters. A hit whose original span is longer is rejected, so it is an exact
+bound on every finding's span; a term of L characters with `max_gap` separators between
+each pair spans ``L + (L - 1) * max_gap``, which leaves `max_gap` characters of room for
+invisible padding. Folding only ever turns one original character into one or more folded
+ones, never the reverse, so expansions (``ﬁ`` -> ``fi``) only make spans shorter.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable
+from itertools import pairwise
+from typing import NamedTuple
+
+import ahocorasick
+
+from policies.findings import Finding
+from policies.lexicon import MAX_TERM_CHARS, Term
+from policies.normalize import OffsetMap, fold, is_latin_word_char, visible_separator_count
+
+KIND = "KEYWORD"
+
+# An automaton value packs, from the low bits up: allow-phrase flag, Latin-start flag,
+# Latin-end flag, key length in UTF-8 bytes, index of the key's category tuple.
+_ALLOW, _LATIN_START, _LATIN_END = 1, 2, 4
+_FLAGS = _ALLOW | _LATIN_START | _LATIN_END
+_LENGTH_SHIFT, _LENGTH_BITS = 3, 11  # 256 characters * 4 bytes < 2**11
+_CATEGORIES_SHIFT = _LENGTH_SHIFT + _LENGTH_BITS
+_LENGTH_MASK = (1 << _LENGTH_BITS) - 1
+_CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
+
+
+class _Hit(NamedTuple):
+    start: int  # span in the folded text
+    end: int
+    flags: int
+    categories: tuple[str, ...]  # empty for a pure allow phrase
+
+
+class KeywordDetector:
+    """Finds the terms of one or more lexicons; one immutable instance serves all requests.
+
+    `term_count` is the number of distinct (folded term, category) pairs; terms that fold to
+    the same key are one automaton entry that reports each of its categories.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        terms: Iterable[Term],
+        allowlist: Iterable[str] = (),
+        max_gap: int = 3,
+    ) -> None:
+        if max_gap < 0:
+            raise ValueError(f"keyword detector {name!r}: max_gap must be >= 0, got {max_gap}")
+        self.name = name
+        self.max_gap = max_gap
+        self._automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        self._category_sets: list[tuple[str, ...]] = [()]
+        self._category_set_ids: dict[tuple[str, ...], int] = {(): 0}
+        self._counts: dict[str, int] = {}
+        longest = 0
+        for term in terms:  # consumed one at a time: a generator keeps peak memory down
+            key = _checked_key(term.text, f"{term.source}:{term.line}")
+            self._add(key, term.category)
+            longest = max(longest, len(key))
+        for phrase in allowlist:
+            key = _checked_key(phrase, f"keyword detector {name!r} allowlist")
+            self._add(key, None)
+            longest = max(longest, len(key))
+        self._empty = len(self._automaton) == 0
+        if not self._empty:
+            self._automaton.make_automaton()
+        self.term_count: int = sum(self._counts.values())
+        self.max_match_chars: int = longest * (1 + max_gap)
+
+    def counts_by_category(self) -> dict[str, int]:
+        """Distinct folded terms per category (a term in two categories counts in both)."""
+        return dict(self._counts)
+
+    def _add(self, key: str, category: str | None) -> None:
+        """Add a term (category given) or an allow phrase (None); merges repeated keys."""
+        encoded = key.encode("utf-8").decode("latin-1")
+        old: int | None = self._automaton.get(encoded, None)
+        flags = (old or 0) & _FLAGS
+        categories = self._category_sets[old >> _CATEGORIES_SHIFT] if old is not None else ()
+        if category is None:
+            flags |= _ALLOW
+        elif category not in categories:
+            categories = (*categories, category)
+            self._counts[category] = self._counts.get(category, 0) + 1
+        if is_latin_word_char(key[0]):
+            flags |= _LATIN_START
+        if is_latin_word_char(key[-1]):
+            flags |= _LATIN_END
+        set_id = self._category_set_ids.setdefault(categories, len(self._category_sets))
+        if set_id == len(self._category_sets):
+            self._category_sets.append(categories)
+        length = len(encoded) << _LENGTH_SHIFT
+        self._automaton.add_word(encoded, (set_id << _CATEGORIES_SHIFT) | length | flags)
+
+    def detect(self, text: str) -> list[Finding]:
+        """Findings for every accepted term hit, as spans of `text`, sorted by position."""
+        if self._empty:
+            return []
+        folded = fold(text)
+        encoded = folded if folded.isascii() else folded.encode("utf-8").decode("latin-1")
+        raw_hits: list[tuple[int, int]] = list(self._automaton.iter(encoded))
+        if not raw_hits:
+            return []
+        return self._findings(text, folded, self._decode(folded, encoded, raw_hits))
+
+    def _decode(self, folded: str, encoded: str, raw_hits: list[tuple[int, int]]) -> list[_Hit]:
+        """Automaton output (index of the last byte, packed value) -> spans of the folded text."""
+        spans = [(end + 1 - ((value >> _LENGTH_SHIFT) & _LENGTH_MASK), end + 1) for end, value in raw_hits]
+        if encoded is not folded:  # not ASCII: byte positions are not character positions
+            to_char = _byte_to_char(encoded, {p for span in spans for p in span})
+            spans = [(to_char[start], to_char[end]) for start, end in spans]
+        sets = self._category_sets
+        return [
+            _Hit(start, end, value & _FLAGS, sets[value >> _CATEGORIES_SHIFT])
+            for (start, end), (_, value) in zip(spans, raw_hits, strict=True)
+        ]
+
+    def _findings(self, text: str, folded: str, hits: list[_Hit]) -> list[Finding]:
+        offsets = OffsetMap(text)
+        accepted: list[tuple[_Hit, tuple[int, int]]] = []
+        allowed: list[tuple[int, int]] = []
+        for hit in hits:
+            span = self._accept(hit, text, folded, offsets)
+            if span is None:
+                continue
+            if hit.flags & _ALLOW:
+                allowed.append((hit.start, hit.end))
+            if hit.categories:
+                accepted.append((hit, span))
+        inside = _AllowIndex(allowed)
+        findings = {
+            Finding(self.name, KIND, category, start, end, 1.0, self.name)
+            for hit, (start, end) in accepted
+            if not inside.covers(hit.start, hit.end)
+            for category in hit.categories
+        }
+        return sorted(findings, key=lambda f: (f.start, f.end, f.category))
+
+    def _accept(self, hit: _Hit, text: str, folded: str, offsets: OffsetMap) -> tuple[int, int] | None:
+        """The original span of `hit` if it passes the span, gap and word-boundary checks."""
+        first = max(hit.start - 1, 0)  # with the folded neighbours, for the boundary checks
+        origin = offsets.original_indices(first, min(hit.end + 1, len(folded)))
+        inner = origin[hit.start - first : hit.end - first]
+        start, end = inner[0], inner[-1] + 1
+        if end - start > self.max_match_chars:
+            return None
+        for before, after in pairwise(inner):
+            if after - before - 1 > self.max_gap and visible_separator_count(text, before + 1, after) > self.max_gap:
+                return None
+        if _inside_word(hit, text, folded, origin, inner):
+            return None
+        return start, end
+
+
+def _inside_word(hit: _Hit, text: str, folded: str, origin: list[int], inner: list[int]) -> bool:
+    """Whether a Latin end of the term continues a word: `ass` in `class`, `sex` in `sexy`.
+
+    `origin` is `inner` (the original index of each matched character) with the original
+    index of the folded characters just before and after the hit, where there are some.
+    """
+    before = hit.start > 0 and is_latin_word_char(folded[hit.start - 1])
+    if hit.flags & _LATIN_START and before and _joined(text, origin[0], inner[0]):
+        return True
+    after = hit.end < len(folded) and is_latin_word_char(folded[hit.end])
+    return bool(hit.flags & _LATIN_END and after and _joined(text, inner[-1], origin[-1]))
+
+
+def _joined(text: str, left: int, right: int) -> bool:
+    """Whether original characters `left` <= `right` read as one word: the same character
+    (a hit boundary inside an expansion such as ``ﬁ``) or only invisible ones between."""
+    return visible_separator_count(text, left + 1, right) == 0
+
+
+def _byte_to_char(encoded: str, positions: set[int]) -> dict[int, int]:
+    """Character index in the folded text of each UTF-8 byte position (a character boundary)."""
+    data = encoded.encode("latin-1")
+    result: dict[int, int] = {}
+    previous = chars = 0
+    for position in sorted(positions):
+        chars += len(data[previous:position].translate(None, _CONTINUATION_BYTES))
+        result[position] = chars
+        previous = position
+    return result
+
+
+class _AllowIndex:
+    """Answers "is [start, end) inside one allow-phrase hit?" in O(log n)."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        spans.sort()
+        self._starts = [start for start, _ in spans]
+        self._reach: list[int] = []
+        reach = -1
+        for _, end in spans:
+            reach = max(reach, end)
+            self._reach.append(reach)
+
+    def covers(self, start: int, end: int) -> bool:
+        index = bisect_right(self._starts, start) - 1
+        return index >= 0 and self._reach[index] >= end
+
+
+def _checked_key(text: str, where: str) -> str:
+    key = fold(text)
+    if not key:
+        raise ValueError(f"{where}: {text!r} is empty after normalization")
+    if len(key) > MAX_TERM_CHARS:
+        raise ValueError(f"{where}: folds to {len(key)} characters, the limit is {MAX_TERM_CHARS}")
+    return key

@@ -1,0 +1,250 @@
+"""The normalized view of a text that keyword matching runs on, and the way back.
+
+`fold` maps every character on its own (never looking at its neighbours) through one table:
+
+1. NFKC (full-width to half-width, ligatures, circled / math-bold / super-script letters),
+2. casefold (``ß`` -> ``ss``),
+3. accent folding: NFKD, drop combining marks (category Mn), recompose with NFC,
+4. Traditional -> Simplified Chinese, one character at a time, from OpenCC's ``t2s`` data,
+5. Latin letters that Unicode only spells out in their name (``🅰``, ``ʙ``, ``🇦``) -> ASCII,
+6. deletion of everything that is not a letter or a digit: whitespace, controls, punctuation
+   (P*), symbols (S*), marks (Mn, Me), format characters (Cf: zero-width, bidi, soft hyphen),
+   lone surrogates, Hangul fillers, variation selectors, the quote-like modifier letters of
+   U+02B0-U+02FF (``ʼ``) and the unassigned planes 4-13.
+
+The steps are repeated until nothing changes, so ``fold(fold(t)) == fold(t)``. Because the
+fold is per character, each character of the folded text comes from exactly one character
+of the original, which is what `fold_with_offsets` and `OffsetMap` record.
+
+The table is a list indexed by code point and is built once, on first use (~0.5 s), because
+`str.translate` with a list is the fastest per-character mapping the standard library has.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Sequence
+from itertools import chain, compress, repeat
+
+import opencc
+
+# Categories whose characters carry no letters or digits: deleted by the fold.
+_DELETED_CATEGORIES = frozenset(
+    {"Cc", "Cf", "Cs", "Zs", "Zl", "Zp", "Mn", "Me"}
+    | {"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So"}
+)
+# Deleted characters that take no room on screen. They do not count towards the gap
+# allowed between the characters of a keyword (see `visible_separator_count`).
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Cs", "Mn", "Me"})
+# Default-ignorable letters (Unicode DerivedCoreProperties) that render as nothing.
+_INVISIBLE_LETTERS = frozenset({0x115F, 0x1160, 0x3164, 0xFFA0})
+_TABLE_END = 0xE1000  # past the last default-ignorable (plane 14); higher code points fold to themselves
+_PLANE_4, _PLANE_14 = 0x40000, 0xE0000  # planes 4-13 have nothing assigned: deleted
+_CJK_RANGES = ((0x2E80, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x323AF))
+# Names of Latin letters NFKC leaves alone: NEGATIVE SQUARED LATIN CAPITAL LETTER A (🅰),
+# LATIN LETTER SMALL CAPITAL B (ʙ), REGIONAL INDICATOR SYMBOL LETTER C (🇨).
+_LATIN_ALIAS = re.compile(
+    r"(?:^|\s)(?:LATIN (?:CAPITAL |SMALL )?LETTER (?:SMALL CAPITAL )?"
+    r"|REGIONAL INDICATOR SYMBOL LETTER )([A-Z])$"
+)
+_SPACING_MODIFIERS = (0x02B0, 0x02FF)  # what NFKC leaves of this block is quote-like marks
+_ALIAS_CATEGORIES = frozenset({"So", "Ll", "Lu", "Lt", "Lm"})
+_PAST_TABLE = re.compile("[^\x00-\x7f]")
+
+FoldTable = list[int | str | None]
+
+
+class _Tables:
+    """Everything derived from the Unicode and OpenCC data, built together once."""
+
+    def __init__(self) -> None:
+        t2s = _t2s_map()
+        self.fold: FoldTable = list(range(_TABLE_END))
+        invisible: set[int] = set(_INVISIBLE_LETTERS)
+        latin: set[str] = set()
+        for cp in range(_TABLE_END):
+            if _PLANE_4 <= cp < _PLANE_14:
+                self.fold[cp] = None
+                continue
+            ch = chr(cp)
+            category = unicodedata.category(ch)
+            if category in _INVISIBLE_CATEGORIES or cp >= _PLANE_14:
+                invisible.add(cp)
+            if category[0] == "L" and cp >= 0x80 and unicodedata.name(ch, "").startswith("LATIN"):
+                latin.add(ch)
+            folded = _fold_char(ch, t2s)
+            if folded != ch:
+                self.fold[cp] = folded or None
+        self.invisible = frozenset(invisible)
+        self.latin_letters = frozenset(c for c in latin if fold(c, self.fold) == c)
+        # How many folded characters each code point becomes, as a character ('\x00'..'\x12'):
+        # translating a text with it gives the per-character lengths at C speed.
+        self.lengths: list[int] = [
+            1 if isinstance(item, int) else 0 if item is None else len(item) for item in self.fold
+        ]
+
+
+_tables: _Tables | None = None
+_tables_lock = threading.Lock()
+
+
+def _get_tables() -> _Tables:
+    global _tables
+    if _tables is None:
+        with _tables_lock:
+            if _tables is None:
+                _tables = _Tables()
+    return _tables
+
+
+def _t2s_map() -> dict[str, str]:
+    """OpenCC's Traditional -> Simplified mapping for single characters.
+
+    Every CJK code point goes through the converter at once, one per line, so its phrase
+    rules never apply and the result is what the converter does to a character on its own.
+    """
+    chars = [chr(cp) for start, end in _CJK_RANGES for cp in range(start, end + 1)]
+    converted = opencc.OpenCC("t2s").convert("\n".join(chars)).split("\n")
+    if len(converted) != len(chars):
+        raise RuntimeError("OpenCC t2s changed the number of lines; cannot build the fold table")
+    return {c: s for c, s in zip(chars, converted, strict=True) if c != s}
+
+
+def _fold_once(ch: str, t2s: dict[str, str]) -> str:
+    text = unicodedata.normalize("NFKC", ch).casefold()
+    text = unicodedata.normalize("NFKD", text)
+    text = unicodedata.normalize("NFC", "".join(c for c in text if unicodedata.category(c) != "Mn"))
+    out = []
+    for c in text:
+        c = t2s.get(c, c)
+        category = unicodedata.category(c)
+        if category in _ALIAS_CATEGORIES and not c.isascii():
+            alias = _LATIN_ALIAS.search(unicodedata.name(c, ""))
+            if alias:
+                c, category = alias.group(1).lower(), "Ll"
+        if category in _DELETED_CATEGORIES or ord(c) in _INVISIBLE_LETTERS:
+            continue
+        if category == "Lm" and _SPACING_MODIFIERS[0] <= ord(c) <= _SPACING_MODIFIERS[1]:
+            continue  # quote and tone marks such as ʼ ˈ ˌ: punctuation in all but category
+        out.append(c)
+    return "".join(out)
+
+
+def _fold_char(ch: str, t2s: dict[str, str]) -> str:
+    """`_fold_once` repeated to a fixed point (OpenCC has chains such as 薴 -> 苧 -> 苎)."""
+    text = _fold_once(ch, t2s)
+    if text == ch:
+        return text
+    for _ in range(8):
+        again = "".join(_fold_once(c, t2s) for c in text)
+        if again == text:
+            return text
+        text = again
+    raise RuntimeError(f"fold of U+{ord(ch):04X} does not converge")
+
+
+def fold(text: str, table: FoldTable | None = None) -> str:
+    """The normalized view of `text`: what keyword terms and scanned texts are compared as."""
+    return text.translate(table if table is not None else _get_tables().fold)
+
+
+def is_invisible(ch: str) -> bool:
+    """True for characters that are deleted and take no room: zero-width, marks, bidi."""
+    return ord(ch) in _get_tables().invisible
+
+
+def is_latin_word_char(ch: str) -> bool:
+    """True for a folded character that makes a Latin word go on: a-z, 0-9, ø, æ, ł ..."""
+    return (ch.isascii() and ch.isalnum()) or ch in _get_tables().latin_letters
+
+
+def visible_separator_count(text: str, start: int, end: int) -> int:
+    """How many characters of `text[start:end]` are not invisible (all of them fold to '')."""
+    invisible = _get_tables().invisible
+    return sum(1 for ch in text[start:end] if ord(ch) not in invisible)
+
+
+def fold_with_offsets(text: str) -> tuple[str, list[int]]:
+    """The folded text, and for each of its characters the index in `text` it came from."""
+    return fold(text), _expand(fold_lengths(text), 0, len(text))
+
+
+def fold_lengths(text: str) -> bytes:
+    """How many folded characters each character of `text` becomes (one byte each), at C speed."""
+    lengths = text.translate(_get_tables().lengths)
+    if not lengths.isascii():  # code points past the table fold to themselves: length 1
+        lengths = _PAST_TABLE.sub("\x01", lengths)
+    return lengths.encode("ascii")
+
+
+def _expand(counts: bytes, start: int, end: int) -> list[int]:
+    """Original index of each folded character produced by ``text[start:end]``, given the
+    `fold_lengths` of the whole text; no Python-level loop."""
+    window = counts[start:end]
+    if not window.translate(None, b"\x00\x01"):  # no expansions: keep the non-deleted ones
+        return list(compress(range(start, end), window))
+    return list(chain.from_iterable(map(repeat, range(start, end), window)))
+
+
+def original_span(offsets: Sequence[int], start: int, end: int) -> tuple[int, int]:
+    """The original span of folded span ``[start, end)`` (``end > start``).
+
+    It runs from the first to the last original character that produced the folded ones, so
+    it includes the separators between them and none before or after.
+    """
+    return offsets[start], offsets[end - 1] + 1
+
+
+class OffsetMap:
+    """Folded index -> original index for one text, computed only where it is asked for.
+
+    Building it costs one C-speed pass (`fold_lengths`); the index list of a block of the
+    text is built the first time a position in that block is asked for, so a few hits in a
+    long text do not materialize a list as long as the text. Detectors build one only for
+    texts that have hits.
+    """
+
+    BLOCK = 256
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        counts = self._counts = fold_lengths(text)
+        expansions = bool(counts.translate(None, b"\x00\x01"))
+        starts = [0]
+        for begin in range(0, len(text), self.BLOCK):
+            end = min(begin + self.BLOCK, len(text))
+            size = sum(counts[begin:end]) if expansions else end - begin - counts.count(0, begin, end)
+            starts.append(starts[-1] + size)
+        self._starts = starts
+        self._blocks: dict[int, list[int]] = {}
+
+    @property
+    def folded_length(self) -> int:
+        return self._starts[-1]
+
+    def original_indices(self, start: int, end: int) -> list[int]:
+        """Original index of each of the folded characters ``start .. end - 1``."""
+        if not 0 <= start <= end <= self._starts[-1]:
+            raise IndexError(f"folded span [{start}, {end}) out of range")
+        result: list[int] = []
+        while start < end:
+            block = bisect_right(self._starts, start) - 1
+            offsets = self._blocks.get(block)
+            if offsets is None:
+                begin = block * self.BLOCK
+                offsets = self._blocks[block] = _expand(self._counts, begin, begin + self.BLOCK)
+            stop = min(end, self._starts[block + 1])
+            result.extend(offsets[start - self._starts[block] : stop - self._starts[block]])
+            start = stop
+        return result
+
+    def original_index(self, folded_index: int) -> int:
+        """Index in the original text of the character that produced ``folded[folded_index]``."""
+        return self.original_indices(folded_index, folded_index + 1)[0]
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """See the module function `original_span`."""
+        return self.original_index(start), self.original_index(end - 1) + 1

@@ -1,0 +1,205 @@
+# Chinese test text uses full-width punctuation on purpose.
+"""The fold keyword matching runs on, and the offset map back to the original text."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import opencc
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policies.normalize import (
+    OffsetMap,
+    fold,
+    fold_lengths,
+    fold_with_offsets,
+    is_invisible,
+    is_latin_word_char,
+    original_span,
+    visible_separator_count,
+)
+
+# Text made of the characters that matter here: letters of both scripts, separators,
+# invisible characters and characters whose fold expands or changes.
+_ALPHABET = "ab法轮功臺獨 .-\n\t\u200b\u200d\u202e\ufeff\u00ad\u0301ﬁßＳⓐ𝐛🅰½İ\U000e0041\U000f0000é"
+mixed_text = st.text(alphabet=st.sampled_from(_ALPHABET) | st.characters(), max_size=300)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("BadWord", "badword"),  # case
+        ("ｂａｄｗｏｒｄ", "badword"),  # full width
+        ("ＳＥＸ１２３", "sex123"),
+        ("b.a.d w-o_r/d!", "badword"),  # punctuation and spaces
+        ("法 轮 功", "法轮功"),
+        ("法-轮-功", "法轮功"),
+        ("法\n轮\r\n功", "法轮功"),  # line breaks
+        ("法，轮。功！", "法轮功"),  # full-width punctuation
+        ("法★轮♥功", "法轮功"),  # symbols
+        ("臺獨", "台独"),  # Traditional -> Simplified
+        ("法輪功", "法轮功"),
+        ("網絡賭博", "网络赌博"),
+        ("炸藥配方", "炸药配方"),
+        ("bad\u200bword", "badword"),  # zero-width space
+        ("bad\u200c\u200d\u2060\ufeffword", "badword"),  # ZWNJ, ZWJ, word joiner, BOM
+        ("bad\u202eword\u202c", "badword"),  # bidi override and pop
+        ("bad\u2066word\u2069", "badword"),  # bidi isolates
+        ("bad\u00adword", "badword"),  # soft hyphen
+        ("bad\U000e0041word", "badword"),  # tag character
+        ("bad\ufe0fword", "badword"),  # variation selector
+        ("bad\u3164word", "badword"),  # Hangul filler
+        ("badʼword", "badword"),  # modifier-letter apostrophe
+        ("ﬁx", "fix"),  # ligature
+        ("Straße", "strasse"),  # casefold expands
+        ("ⓑⓐⓓ", "bad"),  # circled letters
+        ("𝐛𝐚𝐝", "bad"),  # math bold
+        ("🅱🅰🅳", "bad"),  # negative squared letters: only named, NFKC keeps them
+        ("ʙᴀᴅ", "bad"),  # small capitals
+        ("🇧🇦🇩", "bad"),  # regional indicators
+        ("bádwörd", "badword"),  # precomposed accents
+        ("ba\u0301dwo\u0308rd", "badword"),  # combining accents
+        ("İstanbul", "istanbul"),
+        ("Ⅻ ½", "xii12"),
+        ("한국어", "한국어"),  # other scripts stay
+        ("", ""),
+    ],
+)
+def test_fold(text: str, expected: str) -> None:
+    assert fold(text) == expected
+
+
+def test_fold_is_idempotent_for_every_code_point() -> None:
+    every = "".join(chr(cp) for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF)
+    once = fold(every)
+    assert fold(once) == once
+
+
+def test_traditional_to_simplified_comes_from_opencc() -> None:
+    converter = opencc.OpenCC("t2s")
+    # Characters OpenCC changes on their own fold to what OpenCC makes of them.
+    for ch in "臺獨輪網絡賭藥發機學習語處應關於們為個這會說對時":
+        simplified = converter.convert(ch)
+        assert simplified != ch
+        assert fold(ch) == fold(simplified) == simplified
+
+
+@given(mixed_text, mixed_text)
+@settings(max_examples=300, deadline=None)
+def test_fold_is_per_character(left: str, right: str) -> None:
+    assert fold(left + right) == fold(left) + fold(right)
+    assert fold(fold(left)) == fold(left)
+
+
+@given(mixed_text)
+@settings(max_examples=300, deadline=None)
+def test_fold_with_offsets_points_at_the_producing_characters(text: str) -> None:
+    folded, offsets = fold_with_offsets(text)
+    assert folded == fold(text)
+    assert len(offsets) == len(folded)
+    assert offsets == sorted(offsets)
+    rebuilt = "".join(fold(text[i]) for i in sorted(set(offsets)))
+    assert rebuilt == folded
+    assert all(fold(text[i]) == "" for i in range(len(text)) if i not in set(offsets))
+    assert list(fold_lengths(text)) == [len(fold(ch)) for ch in text]
+
+
+@given(st.lists(mixed_text, max_size=12).map("".join))
+@settings(max_examples=200, deadline=None)
+def test_offset_map_matches_fold_with_offsets(text: str) -> None:
+    folded, offsets = fold_with_offsets(text)
+    mapping = OffsetMap(text)
+    assert mapping.folded_length == len(folded)
+    assert mapping.original_indices(0, len(folded)) == offsets
+    for start in range(0, len(folded), 7):
+        end = min(len(folded), start + 5)
+        assert mapping.original_indices(start, end) == offsets[start:end]
+        assert mapping.original_span(start, end) == original_span(offsets, start, end)
+
+
+@pytest.mark.parametrize("size", [0, 1, 255, 256, 257, 1000, 5000])
+def test_offset_map_across_blocks(size: int) -> None:
+    # Blocks that fold to nothing, to one character per original and to several.
+    text = ("ab  ﬁ。。" * size)[:size] + " " * 600 + "法轮功" + "ß" * 300
+    folded, offsets = fold_with_offsets(text)
+    mapping = OffsetMap(text)
+    assert mapping.original_indices(0, len(folded)) == offsets
+    assert [mapping.original_index(i) for i in range(len(folded))] == offsets
+
+
+def test_offset_map_rejects_positions_outside_the_folded_text() -> None:
+    mapping = OffsetMap("a b")
+    with pytest.raises(IndexError):
+        mapping.original_indices(0, 3)
+    with pytest.raises(IndexError):
+        mapping.original_index(2)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle", "span"),
+    [
+        # Separators between the matched characters are inside, those around are not.
+        ("  法 轮 功  ", "法轮功", (2, 7)),
+        ("x, b.a.d! y", "bad", (3, 8)),
+        ("\u200bbad\u200b", "bad", (1, 4)),
+        ("a ﬁx", "fi", (2, 3)),  # part of an expansion maps to the whole character
+        ("a ﬁx", "ix", (2, 4)),
+        ("Straße", "ss", (4, 5)),
+    ],
+)
+def test_original_span(text: str, needle: str, span: tuple[int, int]) -> None:
+    folded, offsets = fold_with_offsets(text)
+    start = folded.index(needle)
+    assert original_span(offsets, start, start + len(needle)) == span
+    assert OffsetMap(text).original_span(start, start + len(needle)) == span
+
+
+@pytest.mark.parametrize(
+    ("ch", "invisible"),
+    [
+        ("\u200b", True),
+        ("\u202e", True),
+        ("\u0301", True),
+        ("\ufe0f", True),
+        ("\U000e0041", True),
+        ("\u3164", True),
+        (" ", False),
+        ("-", False),
+        ("\n", False),
+        ("a", False),
+        ("法", False),
+    ],
+)
+def test_is_invisible(ch: str, invisible: bool) -> None:
+    assert is_invisible(ch) is invisible
+
+
+def test_visible_separator_count() -> None:
+    assert visible_separator_count("a\u200b\u200b - \u200db", 1, 7) == 3
+
+
+@pytest.mark.parametrize(
+    ("ch", "latin"),
+    [("a", True), ("7", True), ("ø", True), ("æ", True), ("ł", True), ("法", False), ("ω", False), ("я", False)],
+)
+def test_is_latin_word_char(ch: str, latin: bool) -> None:
+    assert is_latin_word_char(ch) is latin
+
+
+def test_letters_and_digits_of_every_script_are_kept() -> None:
+    kept = [
+        chr(cp)
+        for cp in range(0x30000)
+        if unicodedata.category(chr(cp))[0] in "LN" and not 0xD800 <= cp <= 0xDFFF and fold(chr(cp)) == ""
+    ]
+    # Only invisible fillers, and letters that NFKC turns into combining marks, spaces or the
+    # quote-like modifier letters (compatibility forms such as ARABIC FATHA ISOLATED FORM).
+    def folds_to_marks(ch: str) -> bool:
+        return all(
+            unicodedata.category(c) in ("Mn", "Zs") or 0x02B0 <= ord(c) <= 0x02FF
+            for c in unicodedata.normalize("NFKC", ch)
+        )
+
+    assert all(is_invisible(ch) or folds_to_marks(ch) for ch in kept), kept

@@ -1,0 +1,80 @@
+"""The stream scanner against the whole-text decision, with the text split at every offset."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.engine import Policy
+from policies.findings import Direction
+from policies.streaming import StreamScanner
+
+TEXTS = [
+    "Contact li.lei@example.com or 13812345678 today.",
+    "身份证 11010519491231002X，手机 +86 138 1234 5678，邮箱 wang@example.cn。",
+    "Plain text without anything to hide, a little longer than the hold-back window, really. " * 3,
+    "卡号 6222 0212 3456 7890 128，IP 192.168.10.20",
+    "Mail a@b.co then sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD done",
+]
+BLOCKED = [
+    "Here is the bomb recipe you asked for.",
+    "网 络 赌 博 平台推荐",
+    "先说别的。" * 20 + "代开发票找我",
+]
+
+
+def stream(policy: Policy, pieces: list[str]) -> tuple[str, bool]:
+    scanner = StreamScanner(policy, Direction.COMPLETION)
+    out = []
+    for piece in pieces:
+        release = scanner.feed(piece)
+        out.append(release.text)
+        if release.blocked:
+            return "".join(out), True
+    release = scanner.flush()
+    out.append(release.text)
+    return "".join(out), release.blocked
+
+
+def splits(text: str) -> list[list[str]]:
+    return [[text[:i], text[i:]] for i in range(len(text) + 1)] + [list(text)]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_split_anywhere_equals_whole_text_decision(default_policy: Policy, text: str) -> None:
+    whole = default_policy.evaluate(text, Direction.COMPLETION)
+    assert not whole.blocked
+    for pieces in splits(text):
+        released, blocked = stream(default_policy, pieces)
+        assert not blocked
+        assert released == whole.text, pieces
+
+
+@pytest.mark.parametrize("text", BLOCKED)
+def test_blocked_terms_never_released_at_any_split(default_policy: Policy, text: str) -> None:
+    assert default_policy.evaluate(text, Direction.COMPLETION).blocked
+    for pieces in splits(text):
+        released, blocked = stream(default_policy, pieces)
+        assert blocked, pieces
+        assert "赌" not in released and "bomb" not in released and "发票" not in released
+
+
+def test_each_finding_is_reported_once(default_policy: Policy) -> None:
+    text = TEXTS[1]
+    scanner = StreamScanner(default_policy, Direction.COMPLETION)
+    hits = []
+    for char in text:
+        hits.extend(scanner.feed(char).hits)
+    hits.extend(scanner.flush().hits)
+    whole = default_policy.evaluate(text, Direction.COMPLETION)
+    spans = sorted((h.finding.kind, h.finding.start, h.finding.end) for h in hits)
+    assert spans == sorted((h.finding.kind, h.finding.start, h.finding.end) for h in whole.hits)
+    assert len(spans) >= 3
+
+
+def test_text_before_the_hold_back_window_is_released_at_once(default_policy: Policy) -> None:
+    scanner = StreamScanner(default_policy, Direction.COMPLETION)
+    hold = default_policy.hold_back_chars(Direction.COMPLETION)
+    text = "a" * (hold + 50)
+    release = scanner.feed(text)
+    assert release.text == "a" * 50
+    assert scanner.pending_chars == hold
