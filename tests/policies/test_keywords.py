@@ -1,0 +1,328 @@
+# Chinese test text uses full-width punctuation on purpose.
+"""KeywordDetector: evasions caught with exact original spans, and the hits it must not make."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policies.detectors.base import Detector
+from policies.detectors.keywords import KeywordDetector
+from policies.findings import Finding
+from policies.lexicon import Term, iter_lexicon
+
+TERMS = [
+    ("法轮功", "A.1.a"),
+    ("台独", "A.1.b"),  # stored Simplified, written Traditional in the texts below
+    ("赌博", "A.1.h"),
+    ("badword", "A.2.c"),
+    ("ass", "A.2.c"),
+    ("sex", "A.2.c"),
+    ("bomb recipe", "A.1.d"),
+    ("casino", "A.1.h"),
+    ("fi", "A.2.c"),
+    ("ss", "A.2.c"),
+    ("a片", "A.2.c"),  # mixed: Latin start, CJK end
+]
+ALLOWLIST = ["禁止赌博", "Casino Royale"]
+
+
+def _terms(pairs: list[tuple[str, str]]) -> list[Term]:
+    return [Term(text, category, "test.txt", line) for line, (text, category) in enumerate(pairs, start=1)]
+
+
+DETECTOR = KeywordDetector("kw", _terms(TERMS), allowlist=ALLOWLIST, max_gap=3)
+
+
+def _spans(text: str, detector: KeywordDetector = DETECTOR) -> list[tuple[int, int, str]]:
+    return [(f.start, f.end, f.category) for f in detector.detect(text)]
+
+
+def _redact(text: str, detector: KeywordDetector = DETECTOR) -> str:
+    for finding in sorted(detector.detect(text), key=lambda f: f.start, reverse=True):
+        text = text[: finding.start] + "█" + text[finding.end :]
+    return text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Chinese: separators of every kind between the characters
+        ("法轮功", [(0, 3, "A.1.a")]),
+        ("法 轮 功", [(0, 5, "A.1.a")]),
+        ("法-轮-功", [(0, 5, "A.1.a")]),
+        ("他说：法，轮，功。", [(3, 8, "A.1.a")]),
+        ("法\n轮\r\n功", [(0, 6, "A.1.a")]),
+        ("法★轮♥功", [(0, 5, "A.1.a")]),
+        ("法   轮   功", [(0, 9, "A.1.a")]),  # exactly max_gap
+        ("法\u200b轮\u200d功", [(0, 5, "A.1.a")]),  # zero width
+        ("法\u202e轮\u2066功\u2069", [(0, 5, "A.1.a")]),  # bidi marks
+        ("法輪功", [(0, 3, "A.1.a")]),  # Traditional
+        ("反對臺獨", [(2, 4, "A.1.b")]),
+        ("臺 獨！", [(0, 3, "A.1.b")]),
+        ("法轮功赌博", [(0, 3, "A.1.a"), (3, 5, "A.1.h")]),
+        # Latin
+        ("badword", [(0, 7, "A.2.c")]),
+        ("BadWord", [(0, 7, "A.2.c")]),
+        ("b.a.d.w.o.r.d", [(0, 13, "A.2.c")]),
+        ("b a d w o r d", [(0, 13, "A.2.c")]),
+        ("bad\nword", [(0, 8, "A.2.c")]),
+        ("ｂａｄｗｏｒｄ", [(0, 7, "A.2.c")]),  # full width
+        ("ＢＡＤ－ＷＯＲＤ", [(0, 8, "A.2.c")]),
+        ("bad\u200bword", [(0, 8, "A.2.c")]),  # zero width
+        ("bad\u00adword", [(0, 8, "A.2.c")]),  # soft hyphen
+        ("\u202ebadword\u202c", [(1, 8, "A.2.c")]),  # bidi outside the match is not in the span
+        ("bad\u202eword", [(0, 8, "A.2.c")]),
+        ("𝐛𝐚𝐝𝐰𝐨𝐫𝐝", [(0, 7, "A.2.c")]),  # math bold
+        ("ⓑⓐⓓⓦⓞⓡⓓ", [(0, 7, "A.2.c")]),  # circled
+        ("🅱🅰🅳🆆🅾🆁🅳", [(0, 7, "A.2.c")]),  # negative squared
+        ("bádwörd", [(0, 7, "A.2.c")]),  # accents
+        ("ba\u0301dwo\u0308rd", [(0, 9, "A.2.c")]),  # combining accents
+        ("ﬁ", [(0, 1, "A.2.c")]),  # ligature
+        ("ß", [(0, 1, "A.2.c")]),
+        ("s e x", [(0, 5, "A.2.c")]),
+        ("S.E.X", [(0, 5, "A.2.c")]),
+        ("ＳＥＸ", [(0, 3, "A.2.c")]),
+        ("sex!", [(0, 3, "A.2.c")]),
+        ("(sex)", [(1, 4, "A.2.c")]),
+        ("sex视频", [(0, 3, "A.2.c")]),  # CJK neighbours are not part of a Latin word
+        ("看sex", [(1, 4, "A.2.c")]),
+        ("Bomb-Recipe!", [(0, 11, "A.1.d")]),
+        ("a片", [(0, 2, "A.2.c")]),
+        ("A 片好看", [(0, 3, "A.2.c")]),
+        ("你ass", [(1, 4, "A.2.c")]),
+        ("cl-ass", [(3, 6, "A.2.c")]),  # a separator ends a word
+        ("ass ass", [(0, 3, "A.2.c"), (4, 7, "A.2.c")]),
+        ("casino", [(0, 6, "A.1.h")]),
+    ],
+)
+def test_evasions_are_caught_with_exact_spans(text: str, expected: list[tuple[int, int, str]]) -> None:
+    assert _spans(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Latin term inside a longer word
+        "class",
+        "passage",
+        "assassin",
+        "Essex",
+        "sexy",
+        "bass",
+        "ass123",
+        "sex2",
+        "badwords",
+        "Es\u200bsex",  # invisible characters do not end a word
+        "clas\u00ads",
+        "casinos",
+        "gaßex",  # starts inside the expansion of ß: 'ga' 'ss' 'ex'
+        "Straße",  # 'ss' is inside the word
+        "fix",  # 'fi' inside a word
+        "ﬁx",  # ... also when it comes from a ligature
+        "ba片",  # mixed term: its Latin start must start a word
+        # Gaps longer than max_gap
+        "法    轮功",
+        "法.. ..轮功",
+        "b    adword",
+        "bad-----word",
+        # Allowlisted phrases
+        "禁止赌博",
+        "禁 止 赌 博",
+        "禁止賭博",
+        "Casino Royale",
+        "casino-royale",
+        # Not there at all
+        "",
+        "法轮",
+        "台湾独立",
+        "ordinary text",
+    ],
+)
+def test_no_hit(text: str) -> None:
+    assert _spans(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("说 法 轮 功 了", "说 █ 了"),
+        ("[b.a.d.w.o.r.d]", "[█]"),
+        ("x, bad word!", "x, █!"),
+        ("\u200bbad\u200bword\u200b", "\u200b█\u200b"),
+        ("赌博 and casino", "█ and █"),
+        ("禁止赌博; 赌博", "禁止赌博; █"),  # only the hit outside the allow phrase
+    ],
+)
+def test_redacting_the_span_covers_separators_inside_only(text: str, redacted: str) -> None:
+    assert _redact(text) == redacted
+
+
+def test_finding_fields_never_carry_the_term() -> None:
+    [finding] = DETECTOR.detect("x badword y")
+    assert finding == Finding("kw", "KEYWORD", "A.2.c", 2, 9, 1.0, "kw")
+
+
+def test_overlapping_hits_are_all_reported() -> None:
+    detector = KeywordDetector("kw", _terms([("法轮", "a"), ("法轮功", "b"), ("轮功", "c"), ("功", "d")]))
+    assert _spans("法 轮 功", detector) == [(0, 3, "a"), (0, 5, "b"), (2, 5, "c"), (4, 5, "d")]
+
+
+def test_a_key_in_two_categories_reports_both() -> None:
+    detector = KeywordDetector("kw", _terms([("赌博", "A.1.h"), ("賭博", "A.3.e"), ("赌 博", "A.1.h")]))
+    assert _spans("网络赌博", detector) == [(2, 4, "A.1.h"), (2, 4, "A.3.e")]
+    assert detector.term_count == 2
+    assert detector.counts_by_category() == {"A.1.h": 1, "A.3.e": 1}
+
+
+def test_allow_phrase_suppresses_only_hits_inside_it() -> None:
+    detector = KeywordDetector("kw", _terms([("sex", "x"), ("sex education", "y")]), allowlist=["sex education"])
+    assert _spans("sex education", detector) == []
+    assert _spans("sex educational", detector) == [(0, 3, "x")]  # the allow phrase needs its boundary too
+    assert _spans("sex, sex education", detector) == [(0, 3, "x")]
+
+
+def test_a_key_can_be_both_term_and_allow_phrase() -> None:
+    detector = KeywordDetector("kw", _terms([("casino", "x")]), allowlist=["CASINO"])
+    assert detector.detect("casino") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("b" + "\u200b" * 4 + "adword", True),  # invisible padding does not count as a gap
+        ("b" + " \u200b" * 3 + "adword", True),  # 3 visible separators
+        ("b" + " \u200b" * 4 + "adword", False),  # 4 visible separators
+        ("b" + "\u200b" * 21 + "adword", True),  # span 28 == max_match_chars
+        ("b" + "\u200b" * 22 + "adword", False),  # span 29 > max_match_chars
+    ],
+)
+def test_gap_and_span_limits(text: str, hit: bool) -> None:
+    detector = KeywordDetector("kw", _terms([("badword", "x")]), max_gap=3)
+    assert detector.max_match_chars == 28
+    assert bool(detector.detect(text)) is hit
+
+
+@pytest.mark.parametrize(("max_gap", "hit"), [(0, False), (1, True)])
+def test_max_gap_zero_allows_only_invisible_characters(max_gap: int, hit: bool) -> None:
+    detector = KeywordDetector("kw", _terms([("法轮功", "x")]), max_gap=max_gap)
+    assert bool(detector.detect("法 轮 功")) is hit
+    assert bool(detector.detect("法\u200b轮功")) is True
+
+
+def test_max_match_chars() -> None:
+    # Longest folded term or allow phrase, times 1 + max_gap.
+    assert DETECTOR.max_match_chars == len("casinoroyale") * 4
+    detector = KeywordDetector("kw", _terms([("法轮功", "x"), ("ab", "x")]), max_gap=2)
+    assert detector.max_match_chars == 9
+    assert detector.detect("法  轮  功") != []
+    assert detector.detect("法  轮  功")[0].end == 7  # L + (L - 1) * max_gap <= max_match_chars
+    assert KeywordDetector("kw", []).max_match_chars == 1
+
+
+def test_counts() -> None:
+    assert DETECTOR.term_count == len(TERMS)
+    assert DETECTOR.counts_by_category() == {"A.1.a": 1, "A.1.b": 1, "A.1.h": 2, "A.2.c": 6, "A.1.d": 1}
+
+
+def test_is_a_detector() -> None:
+    assert isinstance(DETECTOR, Detector)
+
+
+def test_empty_detector() -> None:
+    detector = KeywordDetector("kw", [])
+    assert detector.detect("法轮功") == []
+    assert detector.term_count == 0
+
+
+@pytest.mark.parametrize(
+    ("terms", "allowlist", "max_gap", "message"),
+    [
+        ([("!!!", "x")], [], 3, r"test\.txt:1: '!!!' is empty after normalization"),
+        ([("a" * 257, "x")], [], 3, r"test\.txt:1: folds to 257 characters"),
+        ([("ok", "x")], [" - "], 3, r"allowlist: ' - ' is empty after normalization"),
+        ([("ok", "x")], [], -1, r"max_gap must be >= 0"),
+    ],
+)
+def test_bad_input(terms: list[tuple[str, str]], allowlist: list[str], max_gap: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        KeywordDetector("kw", _terms(terms), allowlist=allowlist, max_gap=max_gap)
+
+
+def test_built_from_a_lexicon_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "words.txt"
+    path.write_text("# demo\n炸药配方\tA.1.d\nonline casino\tA.1.h\n炸藥配方\tA.1.d\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        detector = KeywordDetector("kw", iter_lexicon(path, None))
+    assert detector.term_count == 2
+    assert _spans("如何获取炸 藥 配 方？", detector) == [(4, 11, "A.1.d")]
+    assert _spans("Online-Casino", detector) == [(0, 13, "A.1.h")]
+    assert len(caplog.records) == 1  # the Traditional duplicate
+
+
+def test_many_hits_in_a_long_text() -> None:
+    text = ("法 轮 功，" * 2000) + "badword " * 500 + "class " * 500
+    findings = DETECTOR.detect(text)
+    assert len(findings) == 2500
+    assert all(text[f.start] in "法b" and text[f.end - 1] in "功d" for f in findings)
+
+
+def test_concurrent_use_gives_the_same_findings() -> None:
+    texts = ["法 轮 功", "ｂａｄｗｏｒｄ and class", "臺獨", "禁止赌博 赌博"] * 50
+    expected = [DETECTOR.detect(text) for text in texts]
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(DETECTOR.detect, texts)) == expected
+
+
+# Property: a term spelled with any mix of variants and separators inside a sentence is found
+# exactly where it was written.
+
+_VARIANTS = {
+    "法": ["法"],
+    "轮": ["轮", "輪"],
+    "功": ["功"],
+    "台": ["台", "臺"],
+    "独": ["独", "獨"],
+    **{c: [c, c.upper(), chr(ord(c) + 0xFEE0), chr(ord(c.upper()) + 0xFEE0)] for c in "badwor"},
+}
+_SEPARATORS = st.text(alphabet=st.sampled_from(" .-_*\n\t，。★"), max_size=3)
+_INVISIBLE = st.text(alphabet=st.sampled_from("\u200b\u200c\u200d\u2060\ufeff\u202e\u2066\u00ad"), max_size=2)
+
+
+@st.composite
+def _spelled(draw: st.DrawFn) -> tuple[str, str, int, int]:
+    term = draw(st.sampled_from(["法轮功", "台独", "badword"]))
+    pieces = []
+    for index, ch in enumerate(term):
+        if index:
+            pieces.append(draw(_SEPARATORS) + draw(_INVISIBLE))
+        pieces.append(draw(st.sampled_from(_VARIANTS[ch])))
+    before = draw(st.sampled_from(["", "我说", "He said: ", "（", "\u200b"])) + draw(_SEPARATORS)
+    after = draw(_SEPARATORS) + draw(st.sampled_from(["", "了。", " now", "!"]))
+    spelled = "".join(pieces)
+    return term, before + spelled + after, len(before), len(before) + len(spelled)
+
+
+@given(_spelled())
+@settings(max_examples=400, deadline=None)
+def test_any_spelling_is_found_at_its_exact_span(case: tuple[str, str, int, int]) -> None:
+    term, text, start, end = case
+    category = dict(TERMS)[term]
+    assert (start, end, category) in _spans(text)
+
+
+@given(st.text(alphabet=st.sampled_from("法轮功台独臺獨bBaAdDwWoOrRsSeExX ß.-\u200b\u202e禁止赌博ﬁi"), max_size=60))
+@settings(max_examples=400, deadline=None)
+def test_findings_are_bounded_and_fold_to_their_term(text: str) -> None:
+    from policies.normalize import fold
+
+    keys = {fold(term) for term, _ in TERMS}
+    for finding in DETECTOR.detect(text):
+        assert 0 <= finding.start < finding.end <= len(text)
+        assert finding.end - finding.start <= DETECTOR.max_match_chars
+        assert fold(text[finding.start : finding.end]) in keys | {fold(c) for c in "ßﬁ"}
