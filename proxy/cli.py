@@ -59,6 +59,7 @@ def serve(args: argparse.Namespace) -> int:
     from proxy.upstream import UpstreamConfig
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
     if not args.demo and not args.upstream:
         print("error: give --upstream URL (or set GUARDRAIL_UPSTREAM), or --demo", file=sys.stderr)
         return 2

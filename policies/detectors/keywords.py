@@ -15,19 +15,20 @@ How a text is scanned:
 
    * gap: between two consecutive matched characters there are at most `max_gap` original
      characters that take room on screen (spaces, punctuation, symbols, line breaks).
-     Invisible characters (zero-width, bidi, combining marks) do not count, so padding with
-     them cannot break a term -- but the whole original span must fit in `max_match_chars`;
+     Invisible characters (zero-width, bidi, combining marks) do not count, so a few of them
+     cannot break a term -- but the whole original span must fit in `max_match_chars`;
    * word boundary, for an end of a term that is a Latin letter or digit: the nearest
      visible original character outside that end must not fold to a Latin letter or digit
      (``ass`` does not hit ``class``; ``s e x`` and ``sex!`` hit);
    * allowlist: a term hit lying entirely inside an allow-phrase hit is dropped.
 
-`max_match_chars` is ``L * (1 + max_gap)`` where L is the longest folded term or allow
-phrase, in characters. A hit whose original span is longer is rejected, so it is an exact
-bound on every finding's span; a term of L characters with `max_gap` separators between
-each pair spans ``L + (L - 1) * max_gap``, which leaves `max_gap` characters of room for
-invisible padding. Folding only ever turns one original character into one or more folded
-ones, never the reverse, so expansions (``ﬁ`` -> ``fi``) only make spans shorter.
+`max_match_chars` is ``L + (L - 1) * (max_gap + INVISIBLE_PER_GAP)`` where L is the longest
+folded term or allow phrase, in characters: room for `max_gap` visible separators and
+`INVISIBLE_PER_GAP` invisible characters (an accent, a zero-width joiner, a bidi mark)
+between each two characters of the longest term. A hit whose original span is longer is
+rejected, however its invisible characters are spread, so it is an exact bound on every
+finding's span. Folding only ever turns one original character into one or more folded ones,
+never the reverse, so expansions (``ﬁ`` -> ``fi``) only make spans shorter and need no room.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from policies.lexicon import MAX_TERM_CHARS, Term
 from policies.normalize import OffsetMap, fold, is_latin_word_char, visible_separator_count
 
 KIND = "KEYWORD"
+INVISIBLE_PER_GAP = 2
 
 # An automaton value packs, from the low bits up: allow-phrase flag, Latin-start flag,
 # Latin-end flag, key length in UTF-8 bytes, index of the key's category tuple.
@@ -97,7 +99,8 @@ class KeywordDetector:
         if not self._empty:
             self._automaton.make_automaton()
         self.term_count: int = sum(self._counts.values())
-        self.max_match_chars: int = longest * (1 + max_gap)
+        # At least 1 even when empty, so a policy's hold-back (max_match_chars - 1) is never < 0.
+        self.max_match_chars: int = max(1, longest + (longest - 1) * (max_gap + INVISIBLE_PER_GAP))
 
     def counts_by_category(self) -> dict[str, int]:
         """Distinct folded terms per category (a term in two categories counts in both)."""

@@ -198,13 +198,13 @@ def test_a_key_can_be_both_term_and_allow_phrase() -> None:
         ("b" + "\u200b" * 4 + "adword", True),  # invisible padding does not count as a gap
         ("b" + " \u200b" * 3 + "adword", True),  # 3 visible separators
         ("b" + " \u200b" * 4 + "adword", False),  # 4 visible separators
-        ("b" + "\u200b" * 21 + "adword", True),  # span 28 == max_match_chars
-        ("b" + "\u200b" * 22 + "adword", False),  # span 29 > max_match_chars
+        ("b" + "\u200b" * 30 + "adword", True),  # span 37 == max_match_chars
+        ("b" + "\u200b" * 31 + "adword", False),  # span 38 > max_match_chars
     ],
 )
 def test_gap_and_span_limits(text: str, hit: bool) -> None:
     detector = KeywordDetector("kw", _terms([("badword", "x")]), max_gap=3)
-    assert detector.max_match_chars == 28
+    assert detector.max_match_chars == 7 + 6 * (3 + 2)
     assert bool(detector.detect(text)) is hit
 
 
@@ -216,12 +216,13 @@ def test_max_gap_zero_allows_only_invisible_characters(max_gap: int, hit: bool) 
 
 
 def test_max_match_chars() -> None:
-    # Longest folded term or allow phrase, times 1 + max_gap.
-    assert DETECTOR.max_match_chars == len("casinoroyale") * 4
+    # L + (L - 1) * (max_gap + 2), L the longest folded term or allow phrase.
+    assert DETECTOR.max_match_chars == 12 + 11 * 5  # "casinoroyale"
     detector = KeywordDetector("kw", _terms([("法轮功", "x"), ("ab", "x")]), max_gap=2)
-    assert detector.max_match_chars == 9
-    assert detector.detect("法  轮  功") != []
-    assert detector.detect("法  轮  功")[0].end == 7  # L + (L - 1) * max_gap <= max_match_chars
+    assert detector.max_match_chars == 3 + 2 * 4
+    longest = "法  \u200b\u200b轮  \u200b\u200b功"
+    assert _spans(longest, detector) == [(0, 11, "x")]
+    assert _spans("法  \u200b\u200b轮  \u200b\u200b\u200b功", detector) == []
     assert KeywordDetector("kw", []).max_match_chars == 1
 
 

@@ -69,9 +69,7 @@ def test_empty_file(tmp_path: Path) -> None:
         ("ok\n" + "ﷺ" * 20 + "\n", "A.1.a", 2, "folds to 300 characters"),  # expands under NFKC
     ],
 )
-def test_errors_name_file_line_and_fix(
-    tmp_path: Path, content: str, category: str | None, line: int, fix: str
-) -> None:
+def test_errors_name_file_line_and_fix(tmp_path: Path, content: str, category: str | None, line: int, fix: str) -> None:
     path = _write(tmp_path, content)
     with pytest.raises(LexiconError) as error:
         load_lexicon(path, category, ALLOWED)
@@ -87,7 +85,7 @@ def test_invalid_utf8_names_the_line(tmp_path: Path) -> None:
 
 
 def test_gbk_file_is_rejected_with_its_line(tmp_path: Path) -> None:
-    path = _write(tmp_path, "ok\n".encode() + "法轮功\n".encode("gbk"))
+    path = _write(tmp_path, b"ok\n" + "法轮功\n".encode("gbk"))
     with pytest.raises(LexiconError, match=r"words\.txt:2: invalid UTF-8"):
         load_lexicon(path, "A.1.a", ALLOWED)
 

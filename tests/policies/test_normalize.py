@@ -194,6 +194,7 @@ def test_letters_and_digits_of_every_script_are_kept() -> None:
         for cp in range(0x30000)
         if unicodedata.category(chr(cp))[0] in "LN" and not 0xD800 <= cp <= 0xDFFF and fold(chr(cp)) == ""
     ]
+
     # Only invisible fillers, and letters that NFKC turns into combining marks, spaces or the
     # quote-like modifier letters (compatibility forms such as ARABIC FATHA ISOLATED FORM).
     def folds_to_marks(ch: str) -> bool:
