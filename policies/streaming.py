@@ -25,13 +25,15 @@ class Release:
     """What one `feed` or `flush` lets through.
 
     `text` may be sent to the client now. `hits` are the findings settled in this release,
-    with offsets into the whole stream; each finding is reported exactly once over a stream. When `blocked`, nothing more may be
-    sent for this stream; `overflow` says the block came from the hold-back bound, and
-    `failed` names detectors that raised.
+    with offsets into the whole stream; each finding is reported exactly once over a stream.
+    `matched` holds each hit's original text, only so the audit trail can hash it. When
+    `blocked`, nothing more may be sent for this stream; `overflow` says the block came from
+    the hold-back bound, and `failed` names detectors that raised.
     """
 
     text: str
     hits: tuple[Hit, ...] = ()
+    matched: tuple[str, ...] = ()
     blocked: bool = False
     overflow: bool = False
     failed: tuple[str, ...] = ()
@@ -87,9 +89,10 @@ class StreamScanner:
         action = self.policy.decide(settled, failed)
         origin = self.released_chars - ctx  # stream offset of window[0]: hits are reported in it
         reported = tuple(_shifted(hit, origin) for hit in settled)
+        matched = tuple(window[hit.finding.start : hit.finding.end] for hit in settled)
         if action is Action.BLOCK:
             self.blocked = True
-            return Release("", reported, blocked=True, failed=tuple(failed), timings=tuple(timings))
+            return Release("", reported, matched, blocked=True, failed=tuple(failed), timings=tuple(timings))
         redactions = [_clipped(hit, ctx) for hit in settled if hit.action is Action.REDACT]
         text = redact_spans(window[ctx:cut], redactions, self.policy.salt)
         self._context = window[max(0, cut - CONTEXT_CHARS) : cut]
@@ -97,8 +100,8 @@ class StreamScanner:
         self.released_chars += cut - ctx
         if len(self._pending) > self.max_pending_chars:
             self.blocked = True
-            return Release("", reported, blocked=True, overflow=True, timings=tuple(timings))
-        return Release(text, reported, failed=tuple(failed), timings=tuple(timings))
+            return Release("", reported, matched, blocked=True, overflow=True, timings=tuple(timings))
+        return Release(text, reported, matched, failed=tuple(failed), timings=tuple(timings))
 
 
 def _settle_cut(hits: list[Hit], cut: int, floor: int) -> int:

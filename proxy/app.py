@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.web_runner import GracefulExit
 
 from policies.engine import Policy
 from policies.loader import load_policy
 from proxy import routes
+from proxy.audit import AuditLog
 from proxy.demo import create_demo_app
 from proxy.errors import BodyTooLarge, NotFound, ProxyError, error_response
 from proxy.metrics import Metrics
@@ -97,15 +101,53 @@ async def _reload_ctx(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(reloader.watch(app[STATE].settings.reload_poll_seconds))
     yield
     task.cancel()
-    with __import__("contextlib").suppress(asyncio.CancelledError):
+    with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _close_audit(app: web.Application) -> None:
+    app[STATE].audit.close()
+
+
+def install_signal_handlers(app: web.Application, drain_seconds: float = 0.0) -> None:
+    """SIGHUP reloads the policy; SIGTERM drains: `/readyz` turns 503, then the listener closes
+    and in-flight requests and streams get `shutdown_timeout` to finish before exit 0."""
+
+    async def on_startup(app: web.Application) -> None:
+        loop = asyncio.get_running_loop()
+        state, reloader = app[STATE], app[RELOADER]
+        tasks: set[asyncio.Task[bool]] = set()
+
+        def on_sighup() -> None:
+            task = loop.create_task(reloader.reload("SIGHUP"))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        def on_sigterm() -> None:
+            if not state.ready:
+                return
+            state.ready = False
+            log.info("SIGTERM: draining for %.1f s, then closing the listener", drain_seconds)
+            loop.call_later(drain_seconds, _graceful_exit)
+
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+        loop.add_signal_handler(signal.SIGINT, on_sigterm)
+
+    app.on_startup.append(on_startup)
+
+
+def _graceful_exit() -> None:
+    raise GracefulExit()
 
 
 def create_app(settings: Settings, policy: Policy | None = None, metrics: Metrics | None = None) -> web.Application:
     """Build the proxy. The policy is loaded here unless given, so a bad policy fails at start."""
     metrics = metrics if metrics is not None else Metrics()
     policy = policy if policy is not None else load_policy(settings.policy_path)
-    state = ProxyState(settings, policy, metrics, Upstream(settings.upstream, metrics))
+    audit = AuditLog(settings.audit, metrics)
+    audit.open()  # an unwritable audit path is said at start, not discovered per request
+    state = ProxyState(settings, policy, metrics, Upstream(settings.upstream, metrics), audit)
     state.set_policy(policy)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
@@ -114,6 +156,7 @@ def create_app(settings: Settings, policy: Policy | None = None, metrics: Metric
     app[STATE] = state
     app[RELOADER] = PolicyReloader(state, settings.policy_path)
     app.cleanup_ctx.append(_upstream_ctx)
+    app.on_cleanup.append(_close_audit)
     if settings.reload_poll_seconds > 0:
         app.cleanup_ctx.append(_reload_ctx)
     routes.add_routes(app)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import orjson
 
@@ -19,6 +17,9 @@ from policies.findings import Direction
 from policies.loader import load_policy
 
 log = logging.getLogger("guardrail_proxy")
+
+if TYPE_CHECKING:
+    from proxy.state import Settings
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,7 +35,20 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024, help="larger requests get 413")
     p.add_argument("--reload-interval", type=float, default=1.0,
                    help="seconds between checks of the policy files for changes (0: only SIGHUP)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="worker processes sharing the port (default: one per core)")
+    p.add_argument("--shutdown-timeout", type=float, default=30.0,
+                   help="on SIGTERM, seconds in-flight requests and streams may take to finish")
+    p.add_argument("--drain-seconds", type=float, default=0.0,
+                   help="on SIGTERM, seconds to keep serving with /readyz at 503 before closing the listener")
+    p.add_argument("--audit-path", type=Path, default=os.environ.get("GUARDRAIL_AUDIT_PATH") or None,
+                   help="JSON Lines audit trail (env GUARDRAIL_AUDIT_PATH); salt from env GUARDRAIL_AUDIT_SALT")
+    p.add_argument("--audit-max-bytes", type=int, default=100 * 1024 * 1024, help="rotate the audit file at this size")
+    p.add_argument("--audit-retention-days", type=int, default=180, help="delete rotated audit files older than this")
+    p.add_argument("--audit-on-error", choices=["block", "allow"], default="block",
+                   help="when an audit record cannot be written: refuse the request (block) or count and go on")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,48 +65,62 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
-    from proxy.app import RELOADER, create_app
+def _settings(args: argparse.Namespace) -> Settings:
+    from proxy.audit import AuditConfig
     from proxy.state import Settings
     from proxy.upstream import UpstreamConfig
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
-    if not args.demo and not args.upstream:
-        print("error: give --upstream URL (or set GUARDRAIL_UPSTREAM), or --demo", file=sys.stderr)
-        return 2
     upstream = UpstreamConfig(
         base_url=args.upstream or "http://127.0.0.1:1/v1",
         api_key=os.environ.get("GUARDRAIL_UPSTREAM_API_KEY") or None,
         connect_timeout=args.connect_timeout,
         read_timeout=args.read_timeout,
     )
-    settings = Settings(upstream=upstream, policy_path=args.config, demo=args.demo,
-                        max_body_bytes=args.max_body_bytes, reload_poll_seconds=args.reload_interval)
+    audit = AuditConfig(
+        path=args.audit_path,
+        salt=os.environ.get("GUARDRAIL_AUDIT_SALT", "").encode("utf-8"),
+        max_bytes=args.audit_max_bytes,
+        retention_days=args.audit_retention_days,
+        on_error=args.audit_on_error,
+    )
+    return Settings(upstream=upstream, policy_path=args.config, demo=args.demo, max_body_bytes=args.max_body_bytes,
+                    reload_poll_seconds=args.reload_interval, audit=audit)
+
+
+def serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
+    if not args.demo and not args.upstream:
+        print("error: give --upstream URL (or set GUARDRAIL_UPSTREAM), or --demo", file=sys.stderr)
+        return 2
+    if args.workers > 1 and not args.worker:
+        from proxy.workers import Supervisor
+
+        where = "the built-in demo model" if args.demo else args.upstream
+        print(f"guardrail-proxy on http://{args.host}:{args.port}/v1 in front of {where}, "
+              f"{args.workers} workers", flush=True)
+        return Supervisor([*argv, "--worker"], args.workers).run()
+    return _serve_one(args)
+
+
+def _serve_one(args: argparse.Namespace) -> int:
+    """One proxy process: build the app (a bad policy or audit path fails here), then run it."""
+    from aiohttp import web
+
+    from proxy.app import create_app, install_signal_handlers
+    from proxy.audit import AuditError
+
     try:
-        app = create_app(settings)
-    except PolicyError as exc:
+        app = create_app(_settings(args))
+    except (PolicyError, AuditError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-    async def on_startup(app: web.Application) -> None:
-        loop = asyncio.get_running_loop()
-        reloader = app[RELOADER]
-        tasks: set[asyncio.Task[bool]] = set()
-
-        def on_sighup() -> None:
-            task = loop.create_task(reloader.reload("SIGHUP"))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-
-        loop.add_signal_handler(signal.SIGHUP, on_sighup)
-
-    app.on_startup.append(on_startup)
-    where = "the built-in demo model" if args.demo else args.upstream
-    print(f"guardrail-proxy on http://{args.host}:{args.port}/v1 in front of {where}", flush=True)
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    install_signal_handlers(app, drain_seconds=args.drain_seconds)
+    if not args.worker:
+        where = "the built-in demo model" if args.demo else args.upstream
+        print(f"guardrail-proxy on http://{args.host}:{args.port}/v1 in front of {where}", flush=True)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None,
+                shutdown_timeout=args.shutdown_timeout, reuse_port=args.worker or None)
     return 0
 
 
@@ -170,8 +198,11 @@ def scan(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    return {"serve": serve, "check": check, "scan": scan}[args.command](args)
+    if args.command == "serve":
+        return serve(args, argv)
+    return {"check": check, "scan": scan}[args.command](args)
 
 
 if __name__ == "__main__":

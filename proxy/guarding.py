@@ -9,20 +9,9 @@ from typing import Any
 from policies.actions import Hit
 from policies.engine import Decision, Policy
 from policies.findings import SEVERITY, Action, Direction
+from proxy.audit import describe, finding_record
 from proxy.metrics import Metrics
 from proxy.openai import TextSlot
-
-
-def describe(hit: Hit, param: str | None = None) -> dict[str, Any]:
-    """A finding as clients and the audit trail see it: ids and kinds, never the matched text."""
-    f = hit.finding
-    out: dict[str, Any] = {
-        "rule": hit.rule, "action": str(hit.action), "detector": f.detector, "source": f.rule,
-        "category": f.category, "kind": f.kind, "start": f.start, "end": f.end,
-    }
-    if param is not None:
-        out["param"] = param
-    return out
 
 
 def observe(
@@ -48,6 +37,7 @@ class SlotsVerdict:
 
     action: Action = Action.ALLOW
     findings: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[tuple[TextSlot, Decision]] = field(default_factory=list)
 
     @property
@@ -59,15 +49,31 @@ class SlotsVerdict:
         return any(decision.changed for _, decision in self.decisions)
 
 
-def guard_slots(policy: Policy, slots: Sequence[TextSlot], direction: Direction, metrics: Metrics) -> SlotsVerdict:
-    """Evaluate each slot; redact in place unless anything blocks (then nothing is rewritten)."""
+def guard_slots(
+    policy: Policy,
+    slots: Sequence[TextSlot],
+    direction: Direction,
+    metrics: Metrics,
+    audit_salt: bytes | None = None,
+) -> SlotsVerdict:
+    """Evaluate each slot; redact in place unless anything blocks (then nothing is rewritten).
+
+    With an `audit_salt`, each finding is also described for the audit trail, with a salted
+    hash of the matched value in place of the value.
+    """
     verdict = SlotsVerdict()
     for slot in slots:
-        decision = policy.evaluate(slot.text, direction)
+        original = slot.text
+        decision = policy.evaluate(original, direction)
         observe(metrics, direction, decision.hits, decision.failed, decision.timings)
         metrics.guarded_texts.labels(str(direction), str(decision.action)).inc()
         verdict.decisions.append((slot, decision))
         verdict.findings.extend(describe(hit, slot.param) for hit in decision.hits)
+        if audit_salt is not None:
+            verdict.audit.extend(
+                finding_record(hit, original[hit.finding.start : hit.finding.end], audit_salt, slot.param)
+                for hit in decision.hits
+            )
         if SEVERITY[decision.action] > SEVERITY[verdict.action]:
             verdict.action = decision.action
     if not verdict.blocked:

@@ -68,6 +68,9 @@ class Metrics:
             "guardrail_policy_reloads", "Policy reload attempts by result (success, failure).",
             ["result"], registry=r,
         )
+        self.audit_write_failures = Counter(
+            "guardrail_audit_write_failures", "Audit records that could not be written.", registry=r,
+        )
         self.policy_info = Gauge(
             "guardrail_policy_info", "The loaded policy: name and version as labels, value 1.",
             ["name", "version"], registry=r, multiprocess_mode="liveall",
@@ -76,3 +79,15 @@ class Metrics:
             "guardrail_policy_terms", "Lexicon terms in the loaded policy.", registry=r,
             multiprocess_mode="liveall",
         )
+        self._zero_known_labels()
+
+    def _zero_known_labels(self) -> None:
+        """Create the label sets that events will use, at 0, so `increase()` sees the first one."""
+        for result in ("success", "failure"):
+            self.policy_reloads.labels(result)
+        for kind in ("refused", "timeout", "status", "protocol", "too_large"):
+            self.upstream_errors.labels(kind)
+        for direction in ("prompt", "completion"):
+            self.holdback_overflows.labels(direction)
+            for reason in ("detector_error", "stream_broken", "audit_unavailable"):
+                self.fail_closed.labels(direction, reason)

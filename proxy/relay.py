@@ -19,9 +19,11 @@ import orjson
 from aiohttp import web
 
 from policies.engine import Policy
-from policies.findings import Direction
+from policies.findings import SEVERITY, Action, Direction
 from policies.streaming import Release, StreamScanner
 from proxy.errors import error_body
+from proxy.audit import finding_record
+from proxy.flow import Flow
 from proxy.guarding import observe
 from proxy.openai import Route, stream_slots
 from proxy.sse import (
@@ -43,8 +45,13 @@ _SENT_DONE = b"data: [DONE]\n\n"
 class StreamGuard:
     """The per-stream state: scanners by (choice, field), ended choices, a chunk template."""
 
-    def __init__(self, route: Route, policy: Policy, state: ProxyState, choices: int) -> None:
+    def __init__(
+        self, route: Route, policy: Policy, state: ProxyState, choices: int, audit_salt: bytes | None = None
+    ) -> None:
         self.route = route
+        self.audit_salt = audit_salt
+        self.audit: list[dict[str, Any]] = []
+        self.worst = Action.ALLOW
         self.policy = policy
         self.state = state
         self.expected_choices = max(1, choices)
@@ -60,8 +67,14 @@ class StreamGuard:
             scanner = self.scanners[key] = StreamScanner(self.policy, Direction.COMPLETION)
         return scanner
 
-    def _observe(self, release: Release) -> None:
+    def _observe(self, release: Release, key: tuple[int, str]) -> None:
         observe(self.state.metrics, Direction.COMPLETION, release.hits, release.failed, release.timings)
+        for hit, value in zip(release.hits, release.matched, strict=True):
+            self.worst = max(self.worst, hit.action, key=SEVERITY.__getitem__)
+            if self.audit_salt is not None:
+                self.audit.append(finding_record(hit, value, self.audit_salt, f"choices[{key[0]}].{key[1]}"))
+        if release.blocked:
+            self.worst = Action.BLOCK
         if release.overflow:
             self.state.metrics.holdback_overflows.labels("completion").inc()
 
@@ -93,7 +106,7 @@ class StreamGuard:
             if choice != index or index in self.ended:
                 continue
             release = scanner.flush()
-            self._observe(release)
+            self._observe(release, (choice, field))
             if release.blocked:
                 return [self._end_choice(index)]
             if release.text:
@@ -132,7 +145,7 @@ class StreamGuard:
                 slot.replace("")
                 continue
             release = self.scanner((index, field)).feed(slot.text)
-            self._observe(release)
+            self._observe(release, (index, field))
             if release.blocked:
                 newly_blocked.add(index)
                 slot.replace("")
@@ -172,9 +185,7 @@ def _has_payload(route: Route, choice: dict[str, Any]) -> bool:
 async def relay_stream(
     request: web.Request,
     upstream: aiohttp.ClientResponse,
-    route: Route,
-    policy: Policy,
-    state: ProxyState,
+    flow: Flow,
     headers: Any,
     started: float,
     choices: int = 1,
@@ -184,7 +195,8 @@ async def relay_stream(
     response.headers["Content-Type"] = "text/event-stream; charset=utf-8"
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
-    guard = StreamGuard(route, policy, state, choices)
+    route, state = flow.route, flow.state
+    guard = StreamGuard(route, flow.policy, state, choices, flow.audit_salt)
     decoder = SSEDecoder()
     metrics = state.metrics
     metrics.active_streams.inc()
@@ -223,6 +235,7 @@ async def relay_stream(
     finally:
         metrics.active_streams.dec()
         upstream.close()  # never back to the pool half-read; closing stops the generation
+        flow.audit(Direction.COMPLETION, guard.worst, guard.audit)
     return response
 
 

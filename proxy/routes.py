@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
-from policies.engine import Policy
-from policies.findings import Action, Direction
-from proxy.errors import BadRequest, GuardUnavailable, NotFound, error_response
-from proxy.guarding import SlotsVerdict, describe, guard_slots, observe
+from policies.findings import SEVERITY, Action, Direction
+from proxy.audit import client_id
+from proxy.errors import BadRequest, GuardUnavailable, NotFound, UpstreamUnavailable, error_response
+from proxy.guarding import SlotsVerdict, guard_slots
 from proxy.openai import Route, request_slots, response_slots
 from proxy.relay import relay_stream
-from proxy.state import MODEL, REQUEST_ID, STATE, ProxyState
+from proxy.flow import Flow
+from proxy.state import MODEL, REQUEST_ID, STATE
 from proxy.upstream import request_headers, response_headers
 
 _PARAM = {Route.CHAT: "messages", Route.COMPLETIONS: "prompt", Route.EMBEDDINGS: "input"}
@@ -42,27 +45,25 @@ def _blocked_prompt(route: Route, verdict: SlotsVerdict, request_id: str) -> web
     )
 
 
-def _guard_response(route: Route, body: Any, policy: Policy, state: ProxyState) -> tuple[Action, bool]:
+def _guard_response(flow: Flow, body: Any) -> tuple[Action, bool, list[dict[str, Any]]]:
     """Guard every text of a non-streamed response in place; blocked choices get the refusal."""
     worst, changed = Action.ALLOW, False
+    audit: list[dict[str, Any]] = []
     blocked_choices: set[int] = set()
     by_choice: dict[int, list[Any]] = {}
-    for index, slot in response_slots(route, body):
+    for index, slot in response_slots(flow.route, body):
         by_choice.setdefault(index, []).append(slot)
     for index, slots in by_choice.items():
-        verdict = guard_slots(policy, slots, Direction.COMPLETION, state.metrics)
+        verdict = guard_slots(flow.policy, slots, Direction.COMPLETION, flow.state.metrics, flow.audit_salt)
+        audit.extend(verdict.audit)
         if verdict.blocked:
             blocked_choices.add(index)
-            worst = Action.BLOCK
-        elif verdict.changed:
-            changed = True
-            worst = Action.REDACT if worst is not Action.BLOCK else worst
-        elif verdict.action is Action.MONITOR and worst is Action.ALLOW:
-            worst = Action.MONITOR
+        changed = changed or verdict.changed
+        worst = max(worst, verdict.action, key=SEVERITY.__getitem__)
     for position, choice in enumerate(body.get("choices", []) if blocked_choices else ()):
         if choice.get("index", position) in blocked_choices:
-            _refuse_choice(route, choice, policy.refusal_message)
-    return worst, changed or bool(blocked_choices)
+            _refuse_choice(flow.route, choice, flow.policy.refusal_message)
+    return worst, changed or bool(blocked_choices), audit
 
 
 def _refuse_choice(route: Route, choice: dict[str, Any], refusal: str) -> None:
@@ -79,50 +80,49 @@ def _refuse_choice(route: Route, choice: dict[str, Any], refusal: str) -> None:
 
 async def guarded(request: web.Request, route: Route) -> web.StreamResponse:
     state = request.app[STATE]
-    policy = state.policy  # this request's policy, even if a reload swaps it meanwhile
-    request_id = request[REQUEST_ID]
     started = time.perf_counter()
+    flow = Flow(state, state.policy, route, request[REQUEST_ID],  # the policy stays this request's
+                client_id(request.headers.get("Authorization"), state.audit.config.salt))
     raw = await request.read()
     body = _parse_json(raw)
     slots = request_slots(route, body)
     if isinstance(body.get("model"), str):
-        request[MODEL] = body["model"]
-    verdict = guard_slots(policy, slots, Direction.PROMPT, state.metrics)
+        request[MODEL] = flow.model = body["model"]
+    verdict = guard_slots(flow.policy, slots, Direction.PROMPT, state.metrics, flow.audit_salt)
+    if not flow.audit(Direction.PROMPT, verdict.action, verdict.audit):
+        raise GuardUnavailable("The audit trail cannot be written, so the request was not forwarded")
     if verdict.blocked:
-        return _blocked_prompt(route, verdict, request_id)
-    stream = route is not Route.EMBEDDINGS and body.get("stream") is True
-    upstream_body = orjson.dumps(body) if verdict.changed else raw
-    headers = request_headers(request.headers, state.upstream.config.api_key, request_id)
+        return _blocked_prompt(route, verdict, flow.request_id)
+    headers = request_headers(request.headers, state.upstream.config.api_key, flow.request_id)
     headers["Content-Type"] = "application/json"
+    upstream_body = orjson.dumps(body) if verdict.changed else raw
     upstream = await state.upstream.send("POST", str(route), headers, upstream_body)
     state.metrics.upstream_duration.labels(str(route)).observe(time.perf_counter() - started)
-    out_headers = response_headers(upstream.headers, request_id)
+    out_headers = response_headers(upstream.headers, flow.request_id)
     out_headers["X-Guardrail-Prompt"] = str(verdict.action)
-    content_type = upstream.headers.get("Content-Type", "")
-    if upstream.status < 400 and stream and content_type.startswith("text/event-stream"):
+    stream = route is not Route.EMBEDDINGS and body.get("stream") is True
+    if upstream.status < 400 and stream and upstream.headers.get("Content-Type", "").startswith("text/event-stream"):
         n = body.get("n") if isinstance(body.get("n"), int) else 1
-        return await relay_stream(request, upstream, route, policy, state, out_headers, started, n)
+        return await relay_stream(request, upstream, flow, out_headers, started, n)
     data = await state.upstream.read_body(upstream, state.settings.max_response_bytes)
     if upstream.status >= 400:
         state.metrics.upstream_errors.labels("status").inc()
         return web.Response(status=upstream.status, body=data, headers=out_headers)
     if stream:  # asked for a stream, got JSON: guard it as JSON all the same
         out_headers["X-Guardrail-Stream"] = "buffered"
-    return _guarded_json(route, data, policy, state, out_headers, upstream.status)
+    return _guarded_json(flow, data, out_headers, upstream.status)
 
 
-def _guarded_json(
-    route: Route, data: bytes, policy: Policy, state: ProxyState, headers: Any, status: int
-) -> web.Response:
+def _guarded_json(flow: Flow, data: bytes, headers: Any, status: int) -> web.Response:
     try:
         body = orjson.loads(data)
     except orjson.JSONDecodeError:
-        from proxy.errors import UpstreamUnavailable
-
-        state.metrics.upstream_errors.labels("protocol").inc()
+        flow.state.metrics.upstream_errors.labels("protocol").inc()
         raise UpstreamUnavailable("The upstream returned a body that is not valid JSON") from None
-    action, changed = _guard_response(route, body, policy, state)
-    state.learn_model(body.get("model") if isinstance(body, dict) else None)
+    action, changed, audit = _guard_response(flow, body)
+    if not flow.audit(Direction.COMPLETION, action, audit):
+        raise GuardUnavailable("The audit trail cannot be written, so the answer was not returned")
+    flow.state.learn_model(body.get("model") if isinstance(body, dict) else None)
     headers["X-Guardrail-Completion"] = str(action)
     return web.Response(status=status, body=orjson.dumps(body) if changed else data, headers=headers)
 
@@ -167,6 +167,9 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     registry = request.app[STATE].metrics.registry
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # several workers: report the sum over all
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
     response = web.Response(body=generate_latest(registry))
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response
@@ -186,5 +189,3 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", metrics)
     app.router.add_route("*", "/{tail:.*}", not_found)
 
-
-__all__ = ["add_routes", "describe", "observe"]

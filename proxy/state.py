@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from policies.engine import Policy
+from proxy.audit import AuditConfig, AuditLog
 from proxy.metrics import Metrics
 from proxy.upstream import Upstream, UpstreamConfig
 
@@ -24,6 +25,7 @@ class Settings:
     max_body_bytes: int = 16 * 1024 * 1024
     max_response_bytes: int = 64 * 1024 * 1024
     reload_poll_seconds: float = 1.0
+    audit: AuditConfig = AuditConfig()
 
 
 @dataclass
@@ -32,12 +34,15 @@ class ProxyState:
     policy: Policy
     metrics: Metrics
     upstream: Upstream
+    audit: AuditLog
     ready: bool = True
     _models: set[str] = field(default_factory=set)
 
     def set_policy(self, policy: Policy) -> None:
         """Swap the policy atomically: requests in flight keep the one they started with."""
-        self.metrics.policy_info.clear()
+        previous = getattr(self, "policy", None)
+        if previous is not None and (previous.name, previous.version) != (policy.name, policy.version):
+            self.metrics.policy_info.labels(previous.name, previous.version).set(0)
         self.metrics.policy_info.labels(policy.name, policy.version).set(1)
         self.metrics.policy_terms.set(policy.term_count)
         self.policy = policy

@@ -108,21 +108,25 @@ class KeywordDetector:
 
     def _add(self, key: str, category: str | None) -> None:
         """Add a term (category given) or an allow phrase (None); merges repeated keys."""
-        encoded = key.encode("utf-8").decode("latin-1")
+        encoded = key if key.isascii() else key.encode("utf-8").decode("latin-1")
         old: int | None = self._automaton.get(encoded, None)
-        flags = (old or 0) & _FLAGS
-        categories = self._category_sets[old >> _CATEGORIES_SHIFT] if old is not None else ()
+        categories: tuple[str, ...] = ()
+        if old is None:
+            flags = 0
+            if is_latin_word_char(key[0]):
+                flags |= _LATIN_START
+            if is_latin_word_char(key[-1]):
+                flags |= _LATIN_END
+        else:
+            flags, categories = old & _FLAGS, self._category_sets[old >> _CATEGORIES_SHIFT]
         if category is None:
             flags |= _ALLOW
         elif category not in categories:
             categories = (*categories, category)
             self._counts[category] = self._counts.get(category, 0) + 1
-        if is_latin_word_char(key[0]):
-            flags |= _LATIN_START
-        if is_latin_word_char(key[-1]):
-            flags |= _LATIN_END
-        set_id = self._category_set_ids.setdefault(categories, len(self._category_sets))
-        if set_id == len(self._category_sets):
+        set_id = self._category_set_ids.get(categories)
+        if set_id is None:
+            set_id = self._category_set_ids[categories] = len(self._category_sets)
             self._category_sets.append(categories)
         length = len(encoded) << _LENGTH_SHIFT
         self._automaton.add_word(encoded, (set_id << _CATEGORIES_SHIFT) | length | flags)

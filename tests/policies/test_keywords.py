@@ -80,6 +80,8 @@ def _redact(text: str, detector: KeywordDetector = DETECTOR) -> str:
         ("bad\u202eword", [(0, 8, "A.2.c")]),
         ("𝐛𝐚𝐝𝐰𝐨𝐫𝐝", [(0, 7, "A.2.c")]),  # math bold
         ("ⓑⓐⓓⓦⓞⓡⓓ", [(0, 7, "A.2.c")]),  # circled
+        ("⒝⒜⒟⒲⒪⒭⒟", [(0, 7, "A.2.c")]),  # parenthesized
+        ("bad\ud800word", [(0, 8, "A.2.c")]),  # lone surrogate
         ("🅱🅰🅳🆆🅾🆁🅳", [(0, 7, "A.2.c")]),  # negative squared
         ("bádwörd", [(0, 7, "A.2.c")]),  # accents
         ("ba\u0301dwo\u0308rd", [(0, 9, "A.2.c")]),  # combining accents

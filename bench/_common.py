@@ -1,0 +1,521 @@
+"""Shared helpers for the benchmarks: data, policies, processes, statistics, tables.
+
+Everything here is deterministic given a seed, and every process it starts listens on
+127.0.0.1 only. Nothing in this module is timed itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+PYTHON = sys.executable
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# --------------------------------------------------------------------------- statistics
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    if value != 0 and abs(value) < 10 ** -digits:
+        return f"{value:.{digits}g}"
+    return f"{value:,.{digits}f}"
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+
+    sep = "| " + " | ".join("-" * w for w in widths) + " |"
+    return "\n".join([line(cells[0]), sep, *(line(r) for r in cells[1:])])
+
+
+def print_header(title: str) -> None:
+    """Print the title and the exact command line that produced the output."""
+    command = " ".join(shlex.quote(a) for a in [os.path.relpath(PYTHON, REPO), *sys.argv])
+    print(f"# {title}\n")
+    print(f"Command (from the repository root): `{command}`\n")
+    print(f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M')}\n")
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+# --------------------------------------------------------------------------- /proc
+
+
+def _stat_fields(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        data = f.read()
+    return data[data.rindex(")") + 2 :].split()  # fields from 3 (state) on
+
+
+def tree_pids(pid: int) -> list[int]:
+    """`pid` and all its descendants (nginx workers, for instance)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                children.setdefault(int(_stat_fields(int(entry))[1]), []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(children.get(current, ()))
+    return out
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """utime + stime of the processes, in seconds (resolution 1/CLK_TCK)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = _stat_fields(pid)
+            total += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14, 15)
+    return total / CLK_TCK
+
+
+def status_kb(pid: int | str, key: str) -> int:
+    """A `kB` value from /proc/<pid>/status, e.g. VmRSS or VmHWM."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def rss_mb(pids: Sequence[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += status_kb(pid, "VmRSS")
+    return total / 1024
+
+
+def self_rss_mb() -> float:
+    return status_kb("self", "VmRSS") / 1024
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process {proc.args!r} exited with {proc.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
+
+
+@dataclass
+class Server:
+    """A server process started by a benchmark: its name, port and process."""
+
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pids(self) -> list[int]:
+        return tree_pids(self.proc.pid)
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.pids)
+
+    def rss(self) -> float:
+        return rss_mb(self.pids)
+
+
+@dataclass
+class Servers:
+    """Starts servers and stops exactly those (by pid) on exit."""
+
+    workdir: Path
+    started: list[Server] = field(default_factory=list)
+
+    def start(self, name: str, argv: Sequence[str], port: int, env: dict[str, str] | None = None,
+              timeout: float = 90.0) -> Server:
+        log = self.workdir / f"{name}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
+                                    env={**os.environ, **(env or {})}, start_new_session=True)
+        server = Server(name, port, proc, log)
+        self.started.append(server)
+        try:
+            wait_for_port(port, proc, timeout)
+        except Exception:
+            sys.stderr.write(log.read_text(errors="replace")[-3000:])
+            raise
+        return server
+
+    def stop(self, server: Server) -> None:
+        if server.proc.poll() is None:
+            server.proc.terminate()
+            try:
+                server.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                server.proc.kill()
+                server.proc.wait(5)
+        if server in self.started:
+            self.started.remove(server)
+
+    def stop_all(self) -> None:
+        for server in reversed(list(self.started)):
+            self.stop(server)
+
+
+@contextlib.contextmanager
+def servers(workdir: Path) -> Iterator[Servers]:
+    group = Servers(workdir)
+    try:
+        yield group
+    finally:
+        group.stop_all()
+
+
+# --------------------------------------------------------------------------- texts with PII
+
+ZH_WORDS = (
+    "我们 今天 明天 项目 会议 讨论 客户 需求 系统 数据 分析 报告 问题 方案 计划 时间 公司 团队 产品 "
+    "用户 服务 功能 测试 上线 版本 文档 接口 模型 训练 结果 性能 优化 部署 服务器 网络 安全 管理 "
+    "流程 审核 预算 市场 销售 合同 发票 订单 物流 天气 北京 上海 周末 晚上 学习 工作 生活 朋友 "
+    "老师 学生 学校 医院 银行 地址 邮件 电话 联系 帮忙 确认 安排 准备 完成 需要 可以 已经 还是 "
+    "非常 重要 简单 复杂 一下 一些 这个 那个 如果 因为 所以 但是 然后 关于 通过 进行 提供 支持"
+).split()
+EN_WORDS = (
+    "the a we our team project meeting customer request system data analysis report issue plan "
+    "schedule company product user service feature test release version document interface model "
+    "training result performance deploy server network security process review budget market "
+    "sales contract invoice order shipping weather weekend evening study work friend teacher school "
+    "hospital bank address please confirm arrange prepare finish need can already still very "
+    "important simple complex some this that if because so but then about through provide support "
+    "next week morning update quickly shared review draft notes summary latency throughput"
+).split()
+
+#: Real 6-digit administrative division codes (GB/T 2260) for resident IDs.
+REGION_CODES = ("110105", "310104", "440305", "330106", "510107", "420106", "320102", "370102")
+MOBILE_SEGMENTS = ("130", "135", "138", "139", "150", "152", "158", "176", "186", "188", "199")
+EMAIL_DOMAINS = ("example.com", "qq.com", "163.com", "gmail.com", "company.cn", "mail.example.org")
+
+#: Planted kind -> entity kinds a detector may report for it and still count as "found".
+EQUIVALENT = {
+    "EMAIL_ADDRESS": {"EMAIL_ADDRESS"},
+    "CN_MOBILE": {"CN_MOBILE", "PHONE_NUMBER"},
+    "PHONE_NUMBER": {"PHONE_NUMBER", "CN_LANDLINE", "CN_MOBILE"},
+    "CN_RESIDENT_ID": {"CN_RESIDENT_ID"},
+    "CN_BANK_CARD": {"CN_BANK_CARD", "CREDIT_CARD"},
+    "IP_ADDRESS": {"IP_ADDRESS"},
+}
+PII_KINDS = tuple(EQUIVALENT)
+
+
+@dataclass(frozen=True)
+class Planted:
+    kind: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Sample:
+    text: str
+    planted: tuple[Planted, ...]
+
+
+def _zh_sentence(rng: random.Random) -> str:
+    words = [rng.choice(ZH_WORDS) for _ in range(rng.randint(4, 10))]
+    cut = rng.randint(1, len(words) - 1)
+    return "".join(words[:cut]) + "，" + "".join(words[cut:]) + "。"
+
+
+def _en_sentence(rng: random.Random) -> str:
+    words = [rng.choice(EN_WORDS) for _ in range(rng.randint(6, 14))]
+    return " ".join(words).capitalize() + ". "
+
+
+def _digits(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("0123456789") for _ in range(n))
+
+
+def make_email(rng: random.Random) -> str:
+    user = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 8)))
+    if rng.random() < 0.5:
+        user += rng.choice((".", "_")) + "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(3))
+    if rng.random() < 0.3:
+        user += _digits(rng, 2)
+    return f"{user}@{rng.choice(EMAIL_DOMAINS)}"
+
+
+def make_mobile(rng: random.Random) -> str:
+    number = rng.choice(MOBILE_SEGMENTS) + _digits(rng, 8)
+    style = rng.randrange(3)
+    if style == 1:
+        return f"+86 {number[:3]} {number[3:7]} {number[7:]}"
+    if style == 2:
+        return f"{number[:3]}-{number[3:7]}-{number[7:]}"
+    return number
+
+
+def make_resident_id(rng: random.Random) -> str:
+    from policies.detectors.cn_checksums import resident_id_check_char
+
+    birth = f"{rng.randint(1950, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+    body = rng.choice(REGION_CODES) + birth + _digits(rng, 3)
+    return body + resident_id_check_char(body)
+
+
+def make_bank_card(rng: random.Random) -> str:
+    from policies.detectors.cn_checksums import luhn_check_digit
+
+    length = rng.choice((16, 16, 19))
+    body = "62" + rng.choice(("2202", "1700", "2848", "5880")) + _digits(rng, length - 7)
+    card = body + luhn_check_digit(body)
+    if length == 16 and rng.random() < 0.5:
+        return " ".join(card[i : i + 4] for i in range(0, 16, 4))
+    return card
+
+
+def make_phone(rng: random.Random) -> str:
+    """A landline or international number that `phonenumbers` itself says is valid."""
+    import phonenumbers
+
+    while True:
+        style = rng.randrange(4)
+        if style == 0:
+            text = f"010-{rng.randint(2, 8)}{_digits(rng, 7)}"
+            region = "CN"
+        elif style == 1:
+            text = f"(0755) {rng.randint(2, 8)}{_digits(rng, 3)} {_digits(rng, 4)}"
+            region = "CN"
+        elif style == 2:
+            area = rng.choice(("212", "415", "646", "617", "312"))
+            text = f"+1 {area}-{rng.randint(2, 9)}{_digits(rng, 2)}-{_digits(rng, 4)}"
+            region = "US"
+        else:
+            text = f"+44 20 7{_digits(rng, 3)} {_digits(rng, 4)}"
+            region = "GB"
+        if phonenumbers.is_valid_number(phonenumbers.parse(text, region)):
+            return text
+
+
+def make_ip(rng: random.Random) -> str:
+    if rng.random() < 0.8:
+        first = rng.choice((23, 45, 58, 101, 114, 172, 183, 203, 211))
+        return f"{first}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    return "2001:db8:" + ":".join(f"{rng.randrange(0x10000):x}" for _ in range(3)) + "::" + f"{rng.randrange(1, 0xffff):x}"
+
+
+MAKERS = {
+    "EMAIL_ADDRESS": make_email,
+    "CN_MOBILE": make_mobile,
+    "PHONE_NUMBER": make_phone,
+    "CN_RESIDENT_ID": make_resident_id,
+    "CN_BANK_CARD": make_bank_card,
+    "IP_ADDRESS": make_ip,
+}
+# How people write them: Chinese (often with no space around the value) and English.
+ZH_TEMPLATES = {
+    "EMAIL_ADDRESS": ("我的邮箱是{}，", "请发邮件到 {} 。", "邮箱：{}。"),
+    "CN_MOBILE": ("我的手机号是{}，", "请拨打 {} 联系我。", "电话{}。"),
+    "PHONE_NUMBER": ("办公室电话 {}，", "请致电{}。", "座机：{}。"),
+    "CN_RESIDENT_ID": ("身份证号{}，", "我的身份证号码是 {} 。", "证件号：{}。"),
+    "CN_BANK_CARD": ("银行卡号 {}，", "请转账到卡号{}。", "卡号：{}。"),
+    "IP_ADDRESS": ("服务器地址是 {}，", "登录IP：{}。", "来自{}的访问。"),
+}
+EN_TEMPLATES = {
+    "EMAIL_ADDRESS": ("Email me at {} today. ", "My address is {}. "),
+    "CN_MOBILE": ("Call my mobile {} tonight. ", "My phone is {}. "),
+    "PHONE_NUMBER": ("The office phone is {}. ", "Call {} for support. "),
+    "CN_RESIDENT_ID": ("My ID number is {}. ", "Resident ID {} was verified. "),
+    "CN_BANK_CARD": ("Pay to card {} please. ", "My bank card number is {}. "),
+    "IP_ADDRESS": ("The server IP is {} now. ", "Requests came from {} at noon. "),
+}
+
+
+def make_sample(rng: random.Random, size_bytes: int, with_pii: bool, pii_every: int = 3) -> Sample:
+    """A mixed Chinese/English text of about `size_bytes` UTF-8 bytes (never more).
+
+    With PII, every `pii_every`-th sentence carries one planted value, kinds in rotation
+    starting at a random one; `planted` records each value's span.
+    """
+    parts: list[str] = []
+    planted: list[Planted] = []
+    length = size = 0
+    kind_index = rng.randrange(len(PII_KINDS))
+    sentence = 0
+    while True:
+        sentence += 1
+        if with_pii and sentence % pii_every == 0:
+            kind = PII_KINDS[kind_index % len(PII_KINDS)]
+            kind_index += 1
+            templates = ZH_TEMPLATES if rng.random() < 0.5 else EN_TEMPLATES
+            template = rng.choice(templates[kind])
+            value = MAKERS[kind](rng)
+            piece = template.format(value)
+            span = (length + template.index("{}"), length + template.index("{}") + len(value))
+        else:
+            piece = _zh_sentence(rng) if rng.random() < 0.5 else _en_sentence(rng)
+            span = None
+        piece_bytes = len(piece.encode("utf-8"))
+        if size + piece_bytes > size_bytes:
+            break
+        parts.append(piece)
+        if span is not None:
+            planted.append(Planted(kind, *span))
+        length += len(piece)
+        size += piece_bytes
+    # Pad with plain words up to the exact size.
+    while size < size_bytes:
+        filler = rng.choice(EN_WORDS) + " "
+        if size + len(filler) > size_bytes:
+            filler = "x" * (size_bytes - size)
+        parts.append(filler)
+        size += len(filler)
+    return Sample("".join(parts), tuple(planted))
+
+
+def make_samples(seed: int, count: int, size_bytes: int, with_pii: bool) -> list[Sample]:
+    rng = random.Random(f"{seed}-{size_bytes}-{with_pii}")
+    return [make_sample(rng, size_bytes, with_pii) for _ in range(count)]
+
+
+def text_chars() -> set[str]:
+    """Every character the text generator can emit outside planted values."""
+    return set("".join(ZH_WORDS) + "".join(EN_WORDS) + "，。. x")
+
+
+# --------------------------------------------------------------------------- lexicons and policies
+
+
+def lexicon_categories() -> list[str]:
+    from policies.taxonomy import CATEGORIES
+
+    return [c for c in CATEGORIES if c.startswith("A.")]
+
+
+def write_lexicon(path: Path, terms: int, seed: int = 7) -> Path:
+    """`terms` distinct lines `term<TAB>category`: 2-6 Chinese characters or 4-12 Latin letters.
+
+    Chinese terms use characters the text generator never emits (and whose fold is not one
+    it emits), Latin terms are never one of its English words, so benchmark texts have no
+    lexicon hits: scan cost is measured without any match-handling work.
+    """
+    from policies.normalize import fold
+
+    rng = random.Random(f"lexicon-{seed}-{terms}")
+    avoid = text_chars()
+    han = [c for c in map(chr, range(0x4E00, 0x9FA6)) if fold(c) == c and c not in avoid]
+    latin = "abcdefghijklmnopqrstuvwxyz"
+    english = set(EN_WORDS)
+    categories = lexicon_categories()
+    seen: set[str] = set()
+    lines: list[str] = []
+    while len(seen) < terms:
+        if rng.random() < 0.6:
+            term = "".join(rng.choices(han, k=rng.randint(2, 6)))
+        else:
+            term = "".join(rng.choices(latin, k=rng.randint(4, 12)))
+            if term in english:
+                continue
+        if term in seen:
+            continue
+        seen.add(term)
+        lines.append(f"{term}\t{categories[len(lines) % len(categories)]}\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+def policy_dict(lexicon: Path | None = None) -> dict[str, object]:
+    """The shipped default pack, its files as `pack:` paths, plus a blocking lexicon detector."""
+    from policies.config import DEFAULT_POLICY
+
+    spec = yaml.safe_load(DEFAULT_POLICY.read_text(encoding="utf-8"))
+    for detector in spec["detectors"].values():
+        if "files" in detector:
+            detector["files"] = [
+                {**f, "path": "pack:" + f["path"]} if isinstance(f, dict) else "pack:" + f
+                for f in detector["files"]
+            ]
+    if lexicon is not None:
+        detectors = {}
+        for name, detector in spec["detectors"].items():  # right after the demo word list
+            detectors[name] = detector
+            if detector["type"] == "keywords":
+                detectors["bench_lexicon"] = {"type": "keywords", "files": [{"path": str(lexicon)}]}
+        spec["detectors"] = detectors
+        rule = {"id": "block-bench-lexicon", "detector": "bench_lexicon", "action": "block"}
+        for direction in ("prompt", "completion"):
+            rules = spec[direction]
+            at = next(i for i, r in enumerate(rules) if r["detector"] == "demo_words") + 1
+            rules.insert(at, dict(rule))
+    spec["name"] = "bench-" + ("default" if lexicon is None else lexicon.stem)
+    return spec
+
+
+def write_policy(path: Path, lexicon: Path | None = None, empty: bool = False) -> Path:
+    spec = ({"name": "bench-empty", "version": "1", "detectors": {}, "prompt": [], "completion": []}
+            if empty else policy_dict(lexicon))
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- OpenAI payloads
+
+
+def chat_request(content: str, stream: bool = False) -> bytes:
+    import orjson
+
+    body = {"model": "bench-model", "messages": [{"role": "user", "content": content}], "stream": stream}
+    return orjson.dumps(body)
+
+
+def answer_chunks(seed: int = 11, chunks: int = 100) -> list[str]:
+    """A deterministic answer split into `chunks` token-sized deltas (2-8 characters)."""
+    rng = random.Random(f"answer-{seed}")
+    text = make_sample(rng, 4096, with_pii=False).text
+    out, at = [], 0
+    for _ in range(chunks):
+        size = rng.randint(2, 8)
+        out.append(text[at : at + size])
+        at += size
+    return out

@@ -1,0 +1,91 @@
+"""Several worker processes on one port: a small supervisor around `serve`.
+
+Each worker is a full proxy process bound with SO_REUSEPORT, so the kernel spreads connections
+over them. Metrics use prometheus-client's multiprocess mode (one shared directory), so any
+worker's `/metrics` reports the sum over all workers. The supervisor forwards SIGTERM (drain
+and stop) and SIGHUP (reload the policy) to every worker and restarts a worker that dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from types import FrameType
+
+log = logging.getLogger(__name__)
+
+MAX_RESTARTS = 5
+RESTART_WINDOW_SECONDS = 60.0
+
+
+class Supervisor:
+    def __init__(self, worker_argv: Sequence[str], workers: int) -> None:
+        self.worker_argv = list(worker_argv)
+        self.workers = workers
+        self.metrics_dir = tempfile.mkdtemp(prefix="guardrail-metrics-")
+        self.children: dict[int, subprocess.Popen[bytes]] = {}
+        self.stopping = False
+        self.restarts: list[float] = []
+
+    def _spawn(self) -> None:
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir}
+        child = subprocess.Popen([sys.executable, "-m", "proxy.cli", *self.worker_argv], env=env)
+        self.children[child.pid] = child
+
+    def _forward(self, signum: int, frame: FrameType | None) -> None:
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            self.stopping = True
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM if signum == signal.SIGINT else signum)
+
+    def run(self) -> int:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._forward)
+        try:
+            for _ in range(self.workers):
+                self._spawn()
+            return self._watch()
+        finally:
+            for child in self.children.values():
+                if child.poll() is None:
+                    child.kill()
+                child.wait()
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
+
+    def _watch(self) -> int:
+        """Wait for workers; restart the ones that die unless stopping or dying too often."""
+        worst = 0
+        while self.children:
+            pid, status = os.wait()
+            child = self.children.pop(pid, None)
+            if child is None:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            child.returncode = code
+            worst = worst or (code if code > 0 else 0)
+            self._mark_dead(pid)
+            if self.stopping:
+                continue
+            now = time.monotonic()
+            self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_SECONDS] + [now]
+            if len(self.restarts) > MAX_RESTARTS:
+                log.error("workers keep dying (last exit code %s); stopping", code)
+                self._forward(signal.SIGTERM, None)
+                return 1
+            log.warning("worker %d exited with %s; starting another", pid, code)
+            self._spawn()
+        return worst
+
+    def _mark_dead(self, pid: int) -> None:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, self.metrics_dir)
