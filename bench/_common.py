@@ -519,3 +519,19 @@ def answer_chunks(seed: int = 11, chunks: int = 100) -> list[str]:
         out.append(text[at : at + size])
         at += size
     return out
+
+
+def write_lexicon_in_child(path: Path, terms: int) -> float:
+    """`write_lexicon` in a separate process; returns the seconds it took."""
+    started = time.perf_counter()
+    subprocess.run([PYTHON, str(BENCH_DIR / "_common.py"), "write-lexicon", str(path), str(terms)],
+                   check=True, cwd=REPO)
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":  # `python bench/_common.py write-lexicon PATH TERMS`: in a child, so
+    # the generator's garbage never lands in the heap of a process that measures RSS growth.
+    if len(sys.argv) == 4 and sys.argv[1] == "write-lexicon":
+        write_lexicon(Path(sys.argv[2]), int(sys.argv[3]))
+    else:
+        sys.exit("usage: _common.py write-lexicon PATH TERMS")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +43,10 @@ class ProxyState:
         """Swap the policy atomically: requests in flight keep the one they started with."""
         previous = getattr(self, "policy", None)
         if previous is not None and (previous.name, previous.version) != (policy.name, policy.version):
-            self.metrics.policy_info.labels(previous.name, previous.version).set(0)
+            if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # series cannot be removed there: zero it
+                self.metrics.policy_info.labels(previous.name, previous.version).set(0)
+            else:
+                self.metrics.policy_info.remove(previous.name, previous.version)
         self.metrics.policy_info.labels(policy.name, policy.version).set(1)
         self.metrics.policy_terms.set(policy.term_count)
         self.policy = policy

@@ -1,0 +1,304 @@
+"""Guard engine speed: `Policy.evaluate` vs stock Presidio, lexicon build cost, recall.
+
+Measures, side by side in one process and one run:
+
+* per-text cost (median, p99) of `Policy.evaluate(text, Direction.PROMPT)` on 1 KB and 16 KB
+  mixed Chinese/English texts with and without planted PII, for (a) the default pack,
+  (b) the default pack + a 10,000-term lexicon, (c) + a 1,000,000-term lexicon, and
+  (d) stock Presidio `AnalyzerEngine` (blank spaCy pipeline, default registry plus the
+  project's Chinese recognizers, the same entity list);
+* recall of planted PII for our engine vs stock Presidio (score threshold 0.5 for both);
+* lexicon build time and RSS growth (steady and peak) for 10k and 1M terms.
+
+Texts, lexicons and PII are generated from fixed seeds; lexicon terms never occur in the
+texts, so (a), (b), (c) on texts without PII do the same work except the automaton walk.
+
+    python bench/engine.py            # full run, about 1.5 minutes
+    python bench/engine.py --quick    # smoke run, about 30 seconds
+"""
+
+from __future__ import annotations
+
+import sys
+
+# Record every network attempt from here on (stock Presidio's e-mail check would fetch the
+# public-suffix list): loopback is allowed, anything else is reported in the output.
+NETWORK_ATTEMPTS: list[str] = []
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if event in ("socket.connect", "socket.getaddrinfo"):
+        where = str(args[1] if event == "socket.connect" else args[0])
+        if "127.0.0.1" not in where and "localhost" not in where and "::1" not in where:
+            NETWORK_ATTEMPTS.append(f"{event} {where[:80]}")
+
+
+sys.addaudithook(_audit)
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import logging  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import types  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from _common import (  # noqa: E402
+    EQUIVALENT,
+    PII_KINDS,
+    Sample,
+    fmt,
+    make_samples,
+    markdown_table,
+    median,
+    percentile,
+    print_header,
+    self_rss_mb,
+    status_kb,
+    verdict,
+    write_lexicon_in_child,
+    write_policy,
+)
+
+from policies.engine import Policy  # noqa: E402
+from policies.findings import Direction  # noqa: E402
+from policies.loader import load_policy  # noqa: E402
+
+SIZES = (1024, 16384)
+Detect = Callable[[str], list[tuple[str, int, int]]]  # text -> (kind, start, end) of PII found
+
+
+@dataclass
+class Build:
+    label: str
+    terms: int
+    seconds: float
+    rss_growth_mb: float
+    peak_growth_mb: float
+    rss_after_mb: float
+
+
+def build_policy(label: str, path: Path | None, terms: int) -> tuple[Policy, Build]:
+    gc.collect()
+    before = self_rss_mb()
+    started = time.perf_counter()
+    policy = load_policy(path)
+    seconds = time.perf_counter() - started
+    gc.collect()
+    after = self_rss_mb()
+    peak = status_kb("self", "VmHWM") / 1024
+    return policy, Build(label, terms, seconds, after - before, max(0.0, peak - before), after)
+
+
+def stock_presidio() -> tuple[object, list[str]]:
+    """Presidio's `AnalyzerEngine` as shipped, on `spacy.blank("en")` (nothing to download),
+    with the default registry plus `chinese_recognizers()`; the e-mail recognizer's TLD check
+    uses tldextract's bundled suffix list instead of fetching it."""
+    import spacy
+    import tldextract
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    from presidio_analyzer.predefined_recognizers.generic import email_recognizer
+
+    from policies.detectors.cn_ids import chinese_recognizers
+
+    offline = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    email_recognizer.tldextract = types.SimpleNamespace(extract=offline)  # type: ignore[attr-defined]
+
+    class BlankSpacyNlpEngine(SpacyNlpEngine):  # type: ignore[misc]
+        def load(self) -> None:
+            self.nlp = {"en": spacy.blank("en")}
+
+    nlp = BlankSpacyNlpEngine(models=[{"lang_code": "en", "model_name": "blank:en"}])
+    nlp.load()
+    analyzer = AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
+    for recognizer in chinese_recognizers():
+        analyzer.registry.add_recognizer(recognizer)
+    return analyzer, []
+
+
+def our_detect(policy: Policy) -> Detect:
+    def detect(text: str) -> list[tuple[str, int, int]]:
+        hits, _, _ = policy.detect(text, Direction.PROMPT)
+        return [(h.finding.kind, h.finding.start, h.finding.end) for h in hits if h.finding.category == "pii"]
+
+    return detect
+
+
+def presidio_detect(analyzer: object, entities: list[str]) -> Detect:
+    def detect(text: str) -> list[tuple[str, int, int]]:
+        results = analyzer.analyze(text, language="en", entities=entities, score_threshold=0.5)  # type: ignore[attr-defined]
+        return [(r.entity_type, r.start, r.end) for r in results]
+
+    return detect
+
+
+def pii_entities(policy: Policy) -> list[str]:
+    """Every entity kind the policy's PII detectors look for (the default pack: 17)."""
+    kinds: list[str] = []
+    for detector in policy.detectors.values():
+        kinds.extend(k for k in getattr(detector, "entities", ()) if k not in kinds)
+    return kinds
+
+
+def time_engines(engines: dict[str, Callable[[str], object]], texts: Sequence[str], rounds: int) -> dict[str, list[float]]:
+    """Seconds per call, engines interleaved text by text so drift hits all of them alike."""
+    for run in engines.values():  # warm-up: regex compilation, caches
+        for text in texts[:3]:
+            run(text)
+    samples: dict[str, list[float]] = {name: [] for name in engines}
+    clock = time.perf_counter
+    for _ in range(rounds):
+        for text in texts:
+            for name, run in engines.items():
+                started = clock()
+                run(text)
+                samples[name].append(clock() - started)
+    return samples
+
+
+def recall(detect: Detect, samples: Sequence[Sample]) -> dict[str, tuple[int, int]]:
+    """Per planted kind: (found, planted); found = an overlapping finding of an equivalent kind."""
+    out = {kind: [0, 0] for kind in PII_KINDS}
+    for sample in samples:
+        found = detect(sample.text)
+        for item in sample.planted:
+            out[item.kind][1] += 1
+            if any(k in EQUIVALENT[item.kind] and s < item.end and item.start < e for k, s, e in found):
+                out[item.kind][0] += 1
+    return {kind: (f, n) for kind, (f, n) in out.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer texts and rounds, 100k instead of 1M terms")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    logging.getLogger("policies.lexicon").setLevel(logging.ERROR)
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+    big_terms = 100_000 if args.quick else 1_000_000
+    counts = {1024: 30 if args.quick else 100, 16384: 6 if args.quick else 20}
+    rounds = {1024: 2 if args.quick else 3, 16384: 1 if args.quick else 2}
+
+    print_header("Guard engine: per-text cost, recall, lexicon build")
+    workdir = Path(tempfile.mkdtemp(prefix="bench-engine-"))
+    gen_small = write_lexicon_in_child(workdir / "lex10k.txt", 10_000)
+    gen_big = write_lexicon_in_child(workdir / "lexbig.txt", big_terms)
+    policy_b = write_policy(workdir / "policy-10k.yaml", workdir / "lex10k.txt")
+    policy_c = write_policy(workdir / "policy-big.yaml", workdir / "lexbig.txt")
+
+    # Build order matters for RSS: the default pack first (fold tables, Presidio, RE2), then
+    # the lexicons, each measured as growth over what was there before it.
+    base_rss = self_rss_mb()
+    pol_a, build_a = build_policy("(a) default pack (first load: fold tables, Presidio)", None, 0)
+    pol_b, build_b = build_policy("(b) default + 10k terms", policy_b, 10_000)
+    big_label = f"{big_terms // 1000}k" if big_terms < 1_000_000 else "1M"
+    pol_c, build_c = build_policy(f"(c) default + {big_label} terms", policy_c, big_terms)
+    analyzer, _ = stock_presidio()
+    entities = pii_entities(pol_a)
+
+    samples = {(size, pii): make_samples(args.seed, counts[size], size, pii) for size in SIZES for pii in (False, True)}
+    runners: dict[str, Callable[[str], object]] = {
+        "a": lambda t: pol_a.evaluate(t, Direction.PROMPT),
+        "b": lambda t: pol_b.evaluate(t, Direction.PROMPT),
+        "c": lambda t: pol_c.evaluate(t, Direction.PROMPT),
+        "presidio": presidio_detect(analyzer, entities),
+    }
+    timings = {key: time_engines(runners, [s.text for s in group], rounds[key[0]]) for key, group in samples.items()}
+
+    # Sanity: no text without PII has any finding (so (a)/(b)/(c) differ only in the scan),
+    # and the lexicons never fire on any text.
+    clean_hits = sum(len(pol_c.evaluate(s.text, Direction.PROMPT).hits)
+                     for key, group in samples.items() if not key[1] for s in group)
+    lexicon_hits = sum(1 for group in samples.values() for s in group
+                       for h in pol_c.evaluate(s.text, Direction.PROMPT).hits if h.finding.detector == "bench_lexicon")
+
+    # ---- table 1: cost per text
+    rows = []
+    for (size, pii), t in timings.items():
+        name = f"{size // 1024} KB, {'with PII' if pii else 'no PII'}"
+        chars = round(sum(len(s.text) for s in samples[(size, pii)]) / len(samples[(size, pii)]))
+        row: list[object] = [name, f"{len(samples[(size, pii)])}×{rounds[size]}", chars]
+        for key in ("a", "b", "c", "presidio"):
+            row.append(f"{fmt(median(t[key]) * 1e3, 3)} / {fmt(percentile(t[key], 99) * 1e3, 3)}")
+        row.append(f"{median(t['presidio']) / median(t['b']):.1f}x")
+        row.append(f"{median(t['c']) / median(t['a']):.2f}")
+        rows.append(row)
+    print("## Guard cost per text, ms (median / p99)\n")
+    print(markdown_table(
+        ["texts", "texts×rounds", "chars", "(a) default", "(b) +10k terms", f"(c) +{big_label} terms",
+         "(d) stock Presidio", "Presidio ÷ (b), median", "(c) ÷ (a), median"], rows))
+    print(f"\nTexts without PII: {clean_hits} findings in all (must be 0); lexicon hits on all texts: "
+          f"{lexicon_hits} (must be 0). Presidio entities: {len(entities)} ({', '.join(entities)}).\n")
+
+    # ---- table 2: where (b)'s time goes
+    print("## Where the time goes in (b), median µs per text per detector\n")
+    stage_names = [stage.name for stage in pol_b.stages(Direction.PROMPT)]
+    rows = []
+    for (size, pii), group in samples.items():
+        per: dict[str, list[float]] = {n: [] for n in stage_names}
+        for s in group:
+            for n, sec in pol_b.evaluate(s.text, Direction.PROMPT).timings:
+                per[n].append(sec)
+        total = sum(median(v) for v in per.values())
+        rows.append([f"{size // 1024} KB, {'with PII' if pii else 'no PII'}",
+                     *(f"{median(per[n]) * 1e6:,.0f} ({median(per[n]) / total:.0%})" for n in stage_names)])
+    print(markdown_table(["texts", *stage_names], rows))
+
+    # ---- table 3: recall
+    with_pii = [s for key, group in samples.items() if key[1] for s in group]
+    without = [s for key, group in samples.items() if not key[1] for s in group]
+    ours, theirs = recall(our_detect(pol_b), with_pii), recall(presidio_detect(analyzer, entities), with_pii)
+    rows = []
+    for kind in PII_KINDS:
+        n = ours[kind][1]
+        rows.append([kind, " / ".join(sorted(EQUIVALENT[kind])), n, f"{ours[kind][0] / n:.1%}", f"{theirs[kind][0] / n:.1%}"])
+    total = sum(n for _, n in ours.values())
+    ours_all, theirs_all = sum(f for f, _ in ours.values()) / total, sum(f for f, _ in theirs.values()) / total
+    rows.append(["**all**", "", total, f"**{ours_all:.1%}**", f"**{theirs_all:.1%}**"])
+    fp_ours = sum(len(our_detect(pol_b)(s.text)) for s in without)
+    fp_theirs = sum(len(presidio_detect(analyzer, entities)(s.text)) for s in without)
+    rows.append(["findings on texts without PII", "", len(without), fp_ours, fp_theirs])
+    print("\n## Recall of planted PII (score ≥ 0.5, span overlap, equivalent kind)\n")
+    print(markdown_table(["planted", "counts as found", "planted n", "ours (b)", "stock Presidio"], rows))
+
+    # ---- table 4: lexicon build
+    print("\n## Policy build (in this process, in this order)\n")
+    rows = [[b.label, f"{b.terms:,}", fmt(b.seconds, 2), fmt(b.rss_growth_mb, 1), fmt(b.peak_growth_mb, 1), fmt(b.rss_after_mb, 0)]
+            for b in (build_a, build_b, build_c)]
+    print(markdown_table(["policy", "lexicon terms", "build s", "RSS growth MB", "peak RSS growth MB", "RSS after MB"], rows))
+    print(f"\nProcess RSS before any policy: {base_rss:.0f} MB. Lexicon files generated in child processes "
+          f"({gen_small:.1f} s, {gen_big:.1f} s) so their garbage does not hide RSS growth. Terms per policy: "
+          f"{pol_b.term_count:,} / {pol_c.term_count:,} (with the demo list).\n")
+
+    # ---- targets
+    t1 = timings[(1024, False)]
+    t1p = timings[(1024, True)]
+    speedups = {key: median(t["presidio"]) / median(t["b"]) for key, t in timings.items()}
+    rows = [
+        ["median guard cost, 1 KB, default + 10k terms", "≤ 0.3 ms",
+         f"{median(t1['b']) * 1e3:.3f} ms (no PII) / {median(t1p['b']) * 1e3:.3f} ms (with PII)",
+         f"{verdict(median(t1['b']) <= 3e-4)} / {verdict(median(t1p['b']) <= 3e-4)}"],
+        ["faster than stock Presidio (median, (b))", "≥ 10x",
+         ", ".join(f"{size // 1024} KB {'PII' if pii else 'clean'} {v:.1f}x" for (size, pii), v in speedups.items()),
+         verdict(min(speedups.values()) >= 10) + f" (worst {min(speedups.values()):.1f}x)"],
+        ["recall, ours vs stock Presidio", "≥ Presidio", f"{ours_all:.1%} vs {theirs_all:.1%}", verdict(ours_all >= theirs_all)],
+        [f"{big_label} terms: build time", "< 10 s", f"{build_c.seconds:.1f} s", verdict(build_c.seconds < 10)],
+        [f"{big_label} terms: RSS growth (steady / peak)", "< 500 MB",
+         f"{build_c.rss_growth_mb:.0f} MB / {build_c.peak_growth_mb:.0f} MB",
+         f"{verdict(build_c.rss_growth_mb < 500)} / {verdict(build_c.peak_growth_mb < 500)}"],
+        ["scan time independent of lexicon size (1 KB clean, (c) ÷ (a))", "≈ 1",
+         f"{median(t1['c']) / median(t1['a']):.2f} (16 KB: {median(timings[(16384, False)]['c']) / median(timings[(16384, False)]['a']):.2f})", ""],
+    ]
+    if args.quick:
+        rows = [[*r[:3], r[3] + " (quick run)"] for r in rows]
+    print("## Targets\n")
+    print(markdown_table(["target", "goal", "measured", "verdict"], rows))
+    print(f"\nNetwork attempts to anything but loopback: {len(NETWORK_ATTEMPTS)}"
+          + (f" ({'; '.join(NETWORK_ATTEMPTS[:3])})" if NETWORK_ATTEMPTS else ""))
+
+
+if __name__ == "__main__":
+    main()
