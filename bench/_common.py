@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +65,26 @@ def print_header(title: str) -> None:
     print(f"# {title}\n")
     print(f"Command (from the repository root): `{command}`\n")
     print(f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M')}\n")
+
+
+def profile_table(run: Callable[[], object], top: int = 12, sort: str = "own", skip: Sequence[str] = ()) -> str:
+    """cProfile `run()`; the `top` functions by own (or cumulative) time, with both shares."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.runcall(run)
+    stats = pstats.Stats(profiler)
+    total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
+    rows = []
+    for (path, line, func), (_, calls, own, cum, _) in stats.stats.items():  # type: ignore[attr-defined]
+        if any(s in path or s in func for s in skip):
+            continue
+        where = f"{os.path.relpath(path, REPO) if path.startswith('/') else path}:{line}"
+        where = where.replace(".venv/lib/python3.11/site-packages/", "")
+        rows.append((own, cum, [f"`{where}:{func}`", f"{calls:,}", f"{own / total:.1%}", f"{cum / total:.1%}"]))
+    rows.sort(key=lambda r: r[0] if sort == "own" else r[1], reverse=True)
+    return markdown_table(["function", "calls", "own time", "incl. callees"], [r[2] for r in rows[:top]])
 
 
 def verdict(ok: bool) -> str:

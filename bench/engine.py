@@ -55,6 +55,7 @@ from _common import (  # noqa: E402
     median,
     percentile,
     print_header,
+    profile_table,
     self_rss_mb,
     status_kb,
     verdict,
@@ -159,6 +160,29 @@ def time_engines(engines: dict[str, Callable[[str], object]], texts: Sequence[st
     return samples
 
 
+def keyword_us(policy: Policy, texts: Sequence[str]) -> float:
+    """Median µs per text spent in the policy's keyword detectors (from `Decision.timings`)."""
+    names = {name for name, d in policy.detectors.items() if type(d).__name__ == "KeywordDetector"}
+    per_text = []
+    for _ in range(3):
+        for text in texts:
+            timings = policy.evaluate(text, Direction.PROMPT).timings
+            per_text.append(sum(sec for name, sec in timings if name in names))
+    return median(per_text) * 1e6
+
+
+def raw_hits(policy: Policy, texts: Sequence[str]) -> str:
+    """Mean automaton matches per text over all keyword detectors (reads a private field)."""
+    from policies.normalize import fold
+
+    try:
+        automata = [d._automaton for d in policy.detectors.values() if type(d).__name__ == "KeywordDetector"]
+        total = sum(len(list(a.iter(fold(t).encode("utf-8").decode("latin-1")))) for a in automata for t in texts)
+    except (AttributeError, TypeError):
+        return "n/a"
+    return f"{total / len(texts):.1f}"
+
+
 def recall(detect: Detect, samples: Sequence[Sample]) -> dict[str, tuple[int, int]]:
     """Per planted kind: (found, planted); found = an overlapping finding of an equivalent kind."""
     out = {kind: [0, 0] for kind in PII_KINDS}
@@ -175,6 +199,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer texts and rounds, 100k instead of 1M terms")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", action="store_true", help="also print cProfile tables for (b)")
     args = parser.parse_args()
     logging.getLogger("policies.lexicon").setLevel(logging.ERROR)
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
@@ -247,6 +272,19 @@ def main() -> None:
                      *(f"{median(per[n]) * 1e6:,.0f} ({median(per[n]) / total:.0%})" for n in stage_names)])
     print(markdown_table(["texts", *stage_names], rows))
 
+    # ---- table 2b: lexicon scan vs lexicon size, on texts without any hit
+    print("\n## Keyword scan vs lexicon size (texts without PII; no term is ever accepted)\n")
+    rows = []
+    for size in SIZES:
+        texts = [s.text for s in samples[(size, False)]]
+        row: list[object] = [f"{size // 1024} KB, no PII"]
+        for policy in (pol_a, pol_b, pol_c):
+            row.append(f"{keyword_us(policy, texts):,.0f} µs, {raw_hits(policy, texts)}")
+        rows.append(row)
+    print(markdown_table(["texts", "(a) keyword detectors, raw hits/text", "(b)", "(c)"], rows))
+    print("\nRaw hits: automaton matches later rejected (mostly a Latin term inside the letters of "
+          "adjacent words, which the fold joins: word-boundary check in Python, per hit).")
+
     # ---- table 3: recall
     with_pii = [s for key, group in samples.items() if key[1] for s in group]
     without = [s for key, group in samples.items() if not key[1] for s in group]
@@ -296,6 +334,12 @@ def main() -> None:
         rows = [[*r[:3], r[3] + " (quick run)"] for r in rows]
     print("## Targets\n")
     print(markdown_table(["target", "goal", "measured", "verdict"], rows))
+    if args.profile:
+        for size, pii in ((1024, True), (1024, False)):
+            texts = [s.text for s in samples[(size, pii)]]
+            print(f"\n## Profile of (b) on {size // 1024} KB texts {'with' if pii else 'without'} PII\n")
+            print(profile_table(lambda: [pol_b.evaluate(t, Direction.PROMPT) for _ in range(3) for t in texts],
+                                top=14, sort="cum"))
     print(f"\nNetwork attempts to anything but loopback: {len(NETWORK_ATTEMPTS)}"
           + (f" ({'; '.join(NETWORK_ATTEMPTS[:3])})" if NETWORK_ATTEMPTS else ""))
 

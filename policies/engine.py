@@ -59,6 +59,27 @@ class Stage:
         """Whether a finding of this stage can redact or block (and so must be held back in streams)."""
         return any(rule.spec.action in (Action.REDACT, Action.BLOCK) for rule in self.rules)
 
+    @property
+    def hold_back_chars(self) -> int:
+        """Characters a stream must hold back for this stage: the longest match that one of its
+        redact/block rules can take, less one. A rule narrowed to some `kinds` asks the
+        detector for those kinds only (`max_chars_for`), so a stage that redacts `CN_MOBILE`
+        need not wait as long as a URL could be."""
+        longest = max(
+            (_max_chars(self.detector, rule.kinds) for rule in self.rules
+             if rule.spec.action in (Action.REDACT, Action.BLOCK)),
+            default=0,
+        )
+        return max(0, longest - 1)
+
+
+def _max_chars(detector: Detector, kinds: frozenset[str] | None) -> int:
+    """The detector's bound for findings of `kinds`; its overall bound if it cannot tell."""
+    max_chars_for = getattr(detector, "max_chars_for", None)
+    if kinds is None or max_chars_for is None:
+        return detector.max_match_chars
+    return int(max_chars_for(kinds))
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -104,9 +125,7 @@ class Policy:
         self.salt = salt
         self._stages = {direction: self._plan(direction) for direction in Direction}
         self._hold_back = {
-            direction: max(
-                (stage.detector.max_match_chars - 1 for stage in stages if stage.changes_text), default=0
-            )
+            direction: max((stage.hold_back_chars for stage in stages), default=0)
             for direction, stages in self._stages.items()
         }
 

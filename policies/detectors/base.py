@@ -15,6 +15,13 @@ class Detector(Protocol):
     must not mutate any state: one detector instance serves every request concurrently.
     `max_match_chars` is the longest span, in characters of the *original* text, that one
     finding can cover; the streaming scanner holds back that many characters minus one.
+
+    Optional: ``max_chars_for(kinds: frozenset[str] | None) -> int``, the same bound for
+    findings of `kinds` only (all kinds when None; 0 when the detector never reports any of
+    them). `Policy` calls it once at load time for each redact/block rule narrowed by `kinds`,
+    so a stream waits only as long as the kinds that can change the text need; without it,
+    `max_match_chars` is used. Not part of the protocol's members, so that detectors without
+    it still satisfy `isinstance(x, Detector)`.
     """
 
     name: str

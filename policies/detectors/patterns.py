@@ -279,6 +279,12 @@ class PatternDetector:
         self._compiled = tuple(_Compiled(rule, _compile(rule)) for rule in rules)
         self._prefilter = _prefilter(name, rules)
 
+    def max_chars_for(self, kinds: frozenset[str] | None) -> int:
+        """The longest match of the rules whose kind is in `kinds` (any rule when None)."""
+        if kinds is None:
+            return self.max_match_chars
+        return max((c.rule.max_chars for c in self._compiled if c.rule.kind in kinds), default=0)
+
     def detect(self, text: str) -> list[Finding]:
         """Every match of every rule, as findings sorted by (start, end, rule)."""
         if not text:

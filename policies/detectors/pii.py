@@ -6,12 +6,19 @@ entity kinds can occur at all; only those recognizers run, and only on windows a
 candidates. Context words are looked up in a few characters before each match, which also
 works for Chinese, where there are no spaces to tokenize on. Any Presidio `EntityRecognizer`
 plugs in: give it a prefilter to make it cheap, or none to run it on every text.
+
+Recognizers read the *light view* of the text (`policies.normalize.light_view`): full-width
+digits and `＠`, math-bold digits and zero-width or bidi characters inside an identifier do not
+hide it, and every finding is mapped back to the original characters. Deciding whether a text
+needs a view at all costs nothing extra: the view's character class is one more pattern of
+the prefilter's `re2.Set`, so a clean text (the common case) gets one RE2 pass, as before.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import re2
 import regex
@@ -30,6 +37,7 @@ from presidio_analyzer.predefined_recognizers import (
 
 from policies.detectors import cn_ids
 from policies.findings import Finding
+from policies.normalize import LightView, light_fold_class, light_view
 
 #: Presidio's default flags, plus ASCII: `\w` and `\b` must not treat CJK characters as part
 #: of an e-mail address or a number ("邮箱是a@b.com" must not swallow "邮箱是").
@@ -42,6 +50,10 @@ CONTEXT_BOOST = 0.35
 CONTEXT_MIN_SCORE = 0.4
 #: Characters around a whole-candidate prefilter match, for the recognizer's boundary checks.
 CANDIDATE_MARGIN = 4
+#: Deleted format characters (zero-width, bidi) that a match may contain and still fit in the
+#: declared `max_match_chars`, which counts *original* characters. A match with more is still
+#: reported; only the streaming guarantee (released text == whole-text decision) stops there.
+FORMAT_CHARS_ALLOWANCE = 8
 
 
 class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
@@ -126,8 +138,52 @@ def _flags_for(recognizer: EntityRecognizer) -> int | None:
     return ASCII_FLAGS if isinstance(recognizer, PatternRecognizer) else None
 
 
+class ContextWords:
+    """Words that raise a match's score when they stand just before it, as Presidio does.
+
+    Chinese words match anywhere in the window: there are no spaces to split words on. ASCII
+    words match only as whole words (an optional plural `s` aside), so `tel` does not fire in
+    `hotel` nor `ip` in `ship`; `tel13812345678` still counts.
+    """
+
+    def __init__(self, words: Iterable[str]) -> None:
+        cleaned = sorted({w.strip().lower() for w in words if w.strip()}, key=len, reverse=True)
+        self.words = tuple(cleaned)
+        self._substrings = tuple(w for w in cleaned if not w.isascii())
+        latin = [re.escape(w) for w in cleaned if w.isascii()]
+        self._latin = (
+            re.compile(rf"(?<![0-9a-z])(?:{'|'.join(latin)})s?(?![0-9a-z])", re.IGNORECASE | re.ASCII)
+            if latin
+            else None
+        )
+
+    def before(self, text: str, start: int, window: int) -> bool:
+        """Whether a word ends within `window` characters before `text[start]`. The search
+        sees the character before the window, so a word cut by the window is not a word."""
+        low = max(0, start - window)
+        if self._latin is not None and self._latin.search(text, low, start):
+            return True
+        if self._substrings:
+            before = text[low:start].lower()
+            return any(word in before for word in self._substrings)
+        return False
+
+    def boost(self, score: float, text: str, start: int, window: int) -> float:
+        """`score`, raised when a context word stands before the match at `start`."""
+        if not self.words or score >= 1.0 or not self.before(text, start, window):
+            return score
+        return min(1.0, max(score + CONTEXT_BOOST, CONTEXT_MIN_SCORE))
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    slot: RecognizerSlot
+    context: ContextWords
+    prefilter: re2._Regexp | None
+
+
 class PiiDetector:
-    """Runs the recognizers whose prefilter fires, on candidate windows only."""
+    """Runs the recognizers whose prefilter fires, on candidate windows of the light view."""
 
     def __init__(
         self,
@@ -139,29 +195,56 @@ class PiiDetector:
         self.name = name
         self.score_threshold = score_threshold
         self.context_window = context_window
-        self._always = [s for s in slots if s.prefilter is None]
-        self._filtered = [s for s in slots if s.prefilter is not None]
+        compiled = [
+            _Compiled(s, ContextWords(s.context), re2.compile(s.prefilter) if s.prefilter else None) for s in slots
+        ]
+        self._always = [c for c in compiled if c.prefilter is None]
+        self._filtered = [c for c in compiled if c.prefilter is not None]
         options = re2.Options()
         options.never_capture = True
         self._set = re2.Set.SearchSet(options)
-        for slot in self._filtered:
-            self._set.Add(slot.prefilter)
+        for item in self._filtered:
+            self._set.Add(item.slot.prefilter)
+        # One more pattern: any character the light view changes (see `_view`).
+        self._fold_index = self._set.Add(light_fold_class())
         self._set.Compile()
-        self._prefilters = [re2.compile(s.prefilter) for s in self._filtered]
         self.entities = tuple(s.entity for s in slots)
-        self.max_match_chars = max((s.max_chars for s in slots), default=1)
+        self._max_chars = {s.entity: s.max_chars + FORMAT_CHARS_ALLOWANCE for s in slots}
+        self.max_match_chars = max(self._max_chars.values(), default=1)
+
+    def max_chars_for(self, kinds: frozenset[str] | None) -> int:
+        """Longest original span a finding of one of `kinds` (any kind when None) can cover."""
+        if kinds is None:
+            return self.max_match_chars
+        return max((chars for entity, chars in self._max_chars.items() if entity in kinds), default=0)
 
     def detect(self, text: str) -> list[Finding]:
+        view, hits = self._view(text)
+        source = view.text
         findings: list[Finding] = []
-        for slot in self._always:
-            findings.extend(self._analyze(slot, text, 0, text))
-        hits = sorted(self._set.Match(text) or ()) if self._filtered else ()
+        for item in self._always:
+            findings.extend(self._analyze(item, source, 0, source))
         for index in hits:
-            slot = self._filtered[index]
-            covered = [(f.start, f.end) for f in findings] if slot.defer_to_earlier else []
-            for start, end in self._windows(self._prefilters[index], text, slot.margin, covered):
-                findings.extend(self._analyze(slot, text[start:end], start, text))
+            item = self._filtered[index]
+            covered = [(f.start, f.end) for f in findings] if item.slot.defer_to_earlier else []
+            assert item.prefilter is not None
+            for start, end in self._windows(item.prefilter, source, item.slot.margin, covered):
+                findings.extend(self._analyze(item, source[start:end], start, source))
+        if not view.identity:
+            findings = [replace(f, start=s, end=e) for f in findings for s, e in [view.original_span(f.start, f.end)]]
         return _dedupe(findings)
+
+    def _view(self, text: str) -> tuple[LightView, list[int]]:
+        """The light view of `text` and the prefilters that fire on it, sorted (the slots'
+        order, which deferral relies on). A text the fold leaves alone takes one RE2 pass."""
+        try:
+            hits = self._set.Match(text) or []
+        except UnicodeEncodeError:  # a lone surrogate: RE2 takes UTF-8 only; the view has U+FFFD
+            hits = [self._fold_index]
+        if self._fold_index not in hits:
+            return LightView(text, text), sorted(hits)
+        view = light_view(text)
+        return view, sorted(i for i in self._set.Match(view.text) or () if i != self._fold_index)
 
     @staticmethod
     def _windows(
@@ -182,7 +265,8 @@ class PiiDetector:
         if window_end >= 0:
             yield window_start, window_end
 
-    def _analyze(self, slot: RecognizerSlot, window: str, offset: int, text: str) -> list[Finding]:
+    def _analyze(self, item: _Compiled, window: str, offset: int, text: str) -> list[Finding]:
+        slot = item.slot
         results = (
             slot.recognizer.analyze(window, [slot.entity], None, slot.regex_flags)
             if slot.regex_flags is not None
@@ -191,22 +275,13 @@ class PiiDetector:
         findings = []
         for result in results or ():
             start, end = result.start + offset, result.end + offset
-            score = self._with_context(float(result.score), slot.context, text, start)
+            score = item.context.boost(float(result.score), text, start, self.context_window)
             if score >= self.score_threshold:
                 findings.append(
                     Finding(self.name, result.entity_type, "pii", start, end, score,
                             f"{self.name}.{result.entity_type}")
                 )
         return findings
-
-    def _with_context(self, score: float, words: tuple[str, ...], text: str, start: int) -> float:
-        """Raise the score when a context word stands just before the match, as Presidio does."""
-        if not words or score >= 1.0:
-            return score
-        before = text[max(0, start - self.context_window) : start].lower()
-        if any(word in before for word in words):
-            return min(1.0, max(score + CONTEXT_BOOST, CONTEXT_MIN_SCORE))
-        return score
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

@@ -1,0 +1,154 @@
+"""`guardrail-proxy serve` as a process: workers, signals, start-up failures."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import web
+
+from tests.support.servers import serve
+
+CLI = [sys.executable, "-m", "proxy.cli", "serve"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def proxy_process(*args: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    port = free_port()
+    log = (tmp_path / f"proxy-{port}.log").open("wb")
+    proc = subprocess.Popen([*CLI, "--port", str(port), *args], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield proc, f"http://127.0.0.1:{port}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        log.close()
+
+
+async def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, "the proxy exited during start-up"
+            try:
+                async with session.get(f"{url}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("the proxy did not become ready")
+
+
+async def chat(session: aiohttp.ClientSession, url: str, text: str, stream: bool = False) -> bytes:
+    body = orjson.dumps({"model": "demo-echo", "stream": stream, "messages": [{"role": "user", "content": text}]})
+    async with session.post(f"{url}/v1/chat/completions", data=body) as response:
+        assert response.status == 200
+        return await response.read()
+
+
+async def test_two_workers_report_summed_metrics(tmp_path: Path) -> None:
+    with proxy_process("--demo", "--workers", "2", tmp_path=tmp_path) as (proc, url):
+        await wait_ready(url, proc)
+        async with aiohttp.ClientSession() as session:
+            for _ in range(20):  # new connections, spread over both workers by the kernel
+                async with aiohttp.ClientSession() as fresh:
+                    await chat(fresh, url, "mail a@b.com")
+            async with session.get(f"{url}/metrics") as response:
+                text = await response.text()
+        assert 'guardrail_requests_total{model="demo-echo",route="chat/completions",status="200"} 20.0' in text
+        pids = {line.split('pid="')[1].split('"')[0] for line in text.splitlines() if line.startswith("guardrail_policy_terms")}
+        assert len(pids) == 2, "both workers should report"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+
+
+@asynccontextmanager
+async def slow_upstream(chunks: int, delay: float) -> AsyncIterator[str]:
+    async def stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        base = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "slow"}
+        for i in range(chunks):
+            choice = {"index": 0, "delta": {"content": f"w{i} "}, "finish_reason": None}
+            await response.write(b"data: " + orjson.dumps({**base, "choices": [choice]}) + b"\n\n")
+            await asyncio.sleep(delay)
+        done = {"index": 0, "delta": {}, "finish_reason": "stop"}
+        await response.write(b"data: " + orjson.dumps({**base, "choices": [done]}) + b"\n\ndata: [DONE]\n\n")
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", stream)
+    async with serve(app) as url:
+        yield f"{url}/v1"
+
+
+async def test_sigterm_drains_in_flight_streams_and_exits_zero(tmp_path: Path) -> None:
+    async with slow_upstream(chunks=30, delay=0.05) as upstream:
+        with proxy_process("--upstream", upstream, "--workers", "1", "--drain-seconds", "0.5", tmp_path=tmp_path) as (proc, url):
+            await wait_ready(url, proc)
+            async with aiohttp.ClientSession() as session:
+                in_flight = asyncio.create_task(chat(session, url, "hi", stream=True))
+                await asyncio.sleep(0.3)
+                proc.send_signal(signal.SIGTERM)
+                await asyncio.sleep(0.1)
+                async with session.get(f"{url}/readyz") as response:
+                    assert response.status == 503
+                body = await in_flight
+            assert body.endswith(b"data: [DONE]\n\n") and b"w29 " in body
+            assert await asyncio.to_thread(proc.wait, 30) == 0
+
+
+async def test_sighup_reloads_the_policy(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    words = tmp_path / "words.txt"
+    words.write_text("alpha\n", encoding="utf-8")
+    policy.write_text("name: p\nversion: '1'\ndetectors:\n  w: {type: keywords, files: [{path: words.txt, category: A.1.h}]}\n"
+                      "prompt:\n  - {id: block-w, detector: w, action: block}\n", encoding="utf-8")
+    with proxy_process("--demo", "--workers", "1", "--config", str(policy), "--reload-interval", "0",
+                       tmp_path=tmp_path) as (proc, url):
+        await wait_ready(url, proc)
+        words.write_text("alpha\nbravo\n", encoding="utf-8")
+        proc.send_signal(signal.SIGHUP)
+        async with aiohttp.ClientSession() as session:
+            deadline = time.monotonic() + 10
+            while True:
+                body = orjson.dumps({"messages": [{"role": "user", "content": "bravo"}]})
+                async with session.post(f"{url}/v1/chat/completions", data=body) as response:
+                    if response.status == 400:
+                        break
+                assert time.monotonic() < deadline, "SIGHUP did not reload"
+                await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--demo", "--config", "/nonexistent/policy.yaml"], "policy file not found"),
+        (["--demo", "--audit-path", "/proc/forbidden/audit.jsonl"], "cannot write the audit trail"),
+        ([], "give --upstream"),
+    ],
+)
+def test_bad_start_up_says_why_and_exits_2(args: list[str], message: str) -> None:
+    env_free = subprocess.run([*CLI, "--workers", "1", *args], capture_output=True, text=True, timeout=60,
+                              env={"PATH": "/usr/bin:/bin", "GUARDRAIL_AUDIT_SALT": "s"})
+    assert env_free.returncode == 2
+    assert message in env_free.stderr
+    assert "Traceback" not in env_free.stderr

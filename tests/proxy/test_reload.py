@@ -1,0 +1,77 @@
+"""Hot reload in a running proxy: a new term is enforced within 2 s, with no failed request;
+a broken file leaves the old policy serving and is counted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import aiohttp
+import orjson
+
+from policies.loader import load_policy
+from tests.support.servers import Stack, proxy_stack
+
+POLICY = """
+name: reload-test
+version: "{version}"
+detectors:
+  words: {{type: keywords, files: [{{path: words.txt, category: A.1.h}}]}}
+prompt:
+  - {{id: block-words, detector: words, action: block}}
+"""
+
+
+def write_policy(tmp_path: Path, version: str, words: str) -> Path:
+    (tmp_path / "words.txt").write_text(words, encoding="utf-8")
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY.format(version=version), encoding="utf-8")
+    return path
+
+
+async def ask(session: aiohttp.ClientSession, stack: Stack, text: str) -> int:
+    body = orjson.dumps({"model": "demo-echo", "messages": [{"role": "user", "content": text}]})
+    async with session.post(f"{stack.base_url}/chat/completions", data=body) as response:
+        await response.read()
+        return response.status
+
+
+async def metric(session: aiohttp.ClientSession, stack: Stack, line: str) -> bool:
+    async with session.get(f"{stack.url}/metrics") as response:
+        return line in await response.text()
+
+
+async def test_new_term_enforced_within_two_seconds_without_failures(tmp_path: Path) -> None:
+    path = write_policy(tmp_path, "1", "oldterm\n")
+    async with proxy_stack(load_policy(path), policy_path=path, reload=0.2) as stack, aiohttp.ClientSession() as session:
+        statuses: list[int] = []
+        stop = asyncio.Event()
+
+        async def traffic() -> None:  # requests keep flowing while the policy is swapped
+            while not stop.is_set():
+                statuses.append(await ask(session, stack, "an ordinary question"))
+
+        background = asyncio.create_task(traffic())
+        assert await ask(session, stack, "say emergencyterm") == 200
+        (tmp_path / "words.txt").write_text("oldterm\nemergencyterm\n", encoding="utf-8")
+        added = time.monotonic()
+        while await ask(session, stack, "say emergencyterm") != 400:
+            assert time.monotonic() - added < 2.0, "the new term was not enforced within 2 s"
+            await asyncio.sleep(0.05)
+        stop.set()
+        await background
+        assert statuses and set(statuses) == {200}
+        assert await metric(session, stack, 'guardrail_policy_reloads_total{result="success"} 1.0')
+
+
+async def test_broken_file_keeps_the_old_policy(tmp_path: Path) -> None:
+    path = write_policy(tmp_path, "1", "oldterm\n")
+    async with proxy_stack(load_policy(path), policy_path=path, reload=0.2) as stack, aiohttp.ClientSession() as session:
+        (tmp_path / "words.txt").write_bytes(b"oldterm\n\xff\xfe broken utf-8\n")
+        deadline = time.monotonic() + 5
+        while not await metric(session, stack, 'guardrail_policy_reloads_total{result="failure"} 1.0'):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        assert await ask(session, stack, "oldterm again") == 400  # the old policy still serves
+        assert stack.state.policy.version == "1"
