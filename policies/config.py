@@ -52,7 +52,21 @@ class PatternsSpec(_Model):
     files: list[str] = Field(min_length=1)
 
 
-DetectorSpec = Annotated[PiiSpec | KeywordsSpec | PatternsSpec, Field(discriminator="type")]
+class NerSpec(_Model):
+    """Names and places from a spaCy model the operator installed; nothing is downloaded."""
+
+    type: Literal["ner"]
+    model: str = Field(
+        min_length=1,
+        description="An installed spaCy package (en_core_web_sm, zh_core_web_sm) or a directory "
+        "saved with nlp.to_disk(), relative to the policy file.",
+    )
+    entities: list[str] = Field(default_factory=lambda: ["PERSON", "LOCATION"], min_length=1)
+    score_threshold: float = Field(0.85, ge=0.0, le=1.0)
+    max_chars: int = Field(256, ge=16, le=4096, description="Longest entity kept; the stream hold-back.")
+
+
+DetectorSpec = Annotated[PiiSpec | KeywordsSpec | PatternsSpec | NerSpec, Field(discriminator="type")]
 
 
 class RuleSpec(_Model):

@@ -52,8 +52,15 @@ def _build_patterns(name: str, spec: Any, base_dir: Path, categories: set[str]) 
     return PatternDetector(name, rules)
 
 
+def _build_ner(name: str, spec: Any, base_dir: Path, categories: set[str]) -> Detector:
+    from policies.detectors.ner import NerDetector, load_model
+
+    return NerDetector(name, load_model(spec.model, base_dir), spec.entities, spec.score_threshold, spec.max_chars)
+
+
 DETECTOR_TYPES: dict[str, Builder] = {
     "pii": _build_pii,
     "keywords": _build_keywords,
     "patterns": _build_patterns,
+    "ner": _build_ner,
 }
