@@ -7,6 +7,7 @@ Everything here is deterministic given a seed, and every process it starts liste
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import shlex
@@ -231,6 +232,65 @@ def servers(workdir: Path) -> Iterator[Servers]:
         yield group
     finally:
         group.stop_all()
+
+
+def start_mock(group: Servers, impl: str = "raw") -> Server:
+    port = free_port()
+    return group.start(f"mock-{impl}", [PYTHON, str(BENCH_DIR / "mock_upstream.py"), "--port", str(port),
+                                        "--impl", impl], port)
+
+
+def start_bare_relay(group: Servers, upstream: Server) -> Server:
+    port = free_port()
+    return group.start("bare-relay", [PYTHON, str(BENCH_DIR / "bare_relay.py"), "--port", str(port),
+                                      "--upstream", f"http://127.0.0.1:{upstream.port}"], port)
+
+
+PROXY = str(Path(PYTHON).parent / "guardrail-proxy")
+
+
+@functools.cache
+def proxy_serve_flags() -> str:
+    """`guardrail-proxy serve --help`, to see which options this version of the proxy has."""
+    return subprocess.run([PROXY, "serve", "--help"], capture_output=True, text=True, check=True).stdout
+
+
+def proxy_argv(upstream: Server, port: int, policy: Path, workers: int = 1, extra: Sequence[str] = ()) -> list[str]:
+    """The documented command line: `guardrail-proxy serve --upstream ... --port N --config ...`.
+
+    `--workers 1` unless asked otherwise (when the proxy has that option): one process, like
+    the bare relay it is compared with; its default is one worker per core.
+    """
+    argv = [PROXY, "serve", "--upstream", f"http://127.0.0.1:{upstream.port}/v1", "--port", str(port),
+            "--config", str(policy), "--log-level", "WARNING", *extra]
+    if "--workers" in proxy_serve_flags():
+        argv += ["--workers", str(workers)]
+    elif workers != 1:
+        raise ValueError("this guardrail-proxy has no --workers option")
+    return argv
+
+
+def start_proxy(group: Servers, name: str, upstream: Server, policy: Path, workers: int = 1,
+                profile_to: Path | None = None) -> Server:
+    port = free_port()
+    argv = proxy_argv(upstream, port, policy, workers)
+    if profile_to is not None:  # the same command under cProfile (written when it exits on SIGTERM)
+        argv = [PYTHON, "-m", "cProfile", "-o", str(profile_to), "-m", "proxy.cli", *argv[1:]]
+    return group.start(name, argv, port)
+
+
+def run_client(url: str, body: bytes, workdir: Path, requests: int, concurrency: int = 1,
+               seconds: float = 60.0, stream: bool = False) -> dict[str, object]:
+    """`_client.py` in its own process; its JSON result."""
+    import orjson
+
+    body_file = workdir / f"body-{abs(hash(body))}.json"
+    body_file.write_bytes(body)
+    argv = [PYTHON, str(BENCH_DIR / "_client.py"), url, str(body_file), "--requests", str(requests),
+            "--concurrency", str(concurrency), "--seconds", str(seconds)]
+    out = subprocess.run([*argv, *(["--stream"] if stream else [])], check=True, capture_output=True, cwd=REPO)
+    result: dict[str, object] = orjson.loads(out.stdout)
+    return result
 
 
 # --------------------------------------------------------------------------- texts with PII
@@ -529,10 +589,10 @@ def chat_request(content: str, stream: bool = False) -> bytes:
     return orjson.dumps(body)
 
 
-def answer_chunks(seed: int = 11, chunks: int = 100) -> list[str]:
+def answer_chunks(seed: int = 11, chunks: int = 100, with_pii: bool = False) -> list[str]:
     """A deterministic answer split into `chunks` token-sized deltas (2-8 characters)."""
-    rng = random.Random(f"answer-{seed}")
-    text = make_sample(rng, 4096, with_pii=False).text
+    rng = random.Random(f"answer-{seed}-{with_pii}")
+    text = make_sample(rng, 4096, with_pii=with_pii, pii_every=2).text
     out, at = [], 0
     for _ in range(chunks):
         size = rng.randint(2, 8)

@@ -19,7 +19,13 @@ texts, so (a), (b), (c) on texts without PII do the same work except the automat
 
 from __future__ import annotations
 
+import os
 import sys
+
+# `bench/http.py` would shadow the standard library's `http` for scripts run from bench/:
+# search bench/ last (it still finds `_common`).
+if os.path.abspath(sys.path[0] or os.curdir) == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.append(sys.path.pop(0))
 
 # Record every network attempt from here on (stock Presidio's e-mail check would fetch the
 # public-suffix list): loopback is allowed, anything else is reported in the output.

@@ -62,8 +62,8 @@ class NerSpec(_Model):
         "saved with nlp.to_disk(), relative to the policy file.",
     )
     entities: list[str] = Field(default_factory=lambda: ["PERSON", "LOCATION"], min_length=1)
-    score_threshold: float = Field(0.85, ge=0.0, le=1.0)
-    max_chars: int = Field(256, ge=16, le=4096, description="Longest entity kept; the stream hold-back.")
+    score_threshold: float = Field(default=0.85, ge=0.0, le=1.0)
+    max_chars: int = Field(default=256, ge=16, le=4096, description="Longest entity kept; the stream hold-back.")
 
 
 DetectorSpec = Annotated[PiiSpec | KeywordsSpec | PatternsSpec | NerSpec, Field(discriminator="type")]
@@ -83,7 +83,8 @@ class RuleSpec(_Model):
 
 
 class StreamSpec(_Model):
-    max_pending_chars: int = Field(4096, ge=64, le=1_000_000)
+    # `default=` by keyword: type checkers only see a default given that way.
+    max_pending_chars: int = Field(default=4096, ge=64, le=1_000_000)
 
 
 class PolicySpec(_Model):
@@ -99,7 +100,7 @@ class PolicySpec(_Model):
 
     @model_validator(mode="after")
     def _rules_refer_to_detectors(self) -> PolicySpec:
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
         for direction, rules in (("prompt", self.prompt), ("completion", self.completion)):
             for rule in rules:
                 if rule.detector not in self.detectors:

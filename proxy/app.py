@@ -21,14 +21,14 @@ from proxy.demo import create_demo_app
 from proxy.errors import BodyTooLarge, NotFound, ProxyError, error_response
 from proxy.metrics import Metrics
 from proxy.reload import PolicyReloader
-from proxy.state import MODEL, REQUEST_ID, STATE, ProxyState, Settings
+from proxy.state import MODEL, REQUEST_ID, STATE, TENANT, ProxyState, Settings
 from proxy.upstream import Upstream, UpstreamConfig
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-RELOADER = web.AppKey("reloader", PolicyReloader)
+RELOADERS = web.AppKey("reloaders", list[PolicyReloader])
 
 
 @web.middleware
@@ -67,6 +67,20 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 @web.middleware
+async def client_key_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """With client keys configured, every model route needs a known key; it names the tenant."""
+    keys = request.app[STATE].settings.client_keys
+    if keys is None or not request.path.startswith("/v1/"):
+        return await handler(request)
+    tenant = keys.tenant_for(request.headers.get("Authorization"))
+    if tenant is None:
+        return error_response(401, "Incorrect or missing API key. Send 'Authorization: Bearer <key>'.",
+                              "invalid_request_error", "invalid_api_key")
+    request[TENANT] = tenant
+    return await handler(request)
+
+
+@web.middleware
 async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[STATE]
     started = asyncio.get_running_loop().time()
@@ -74,7 +88,8 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     route = request.path.removeprefix("/v1/") if request.path.startswith("/v1/") else "other"
     if route not in ("chat/completions", "completions", "embeddings", "models"):
         return response
-    state.metrics.requests.labels(route, state.model_label(request.get(MODEL)), str(response.status)).inc()
+    labels = (route, state.model_label(request.get(MODEL)), str(response.status), request.get(TENANT, "-"))
+    state.metrics.requests.labels(*labels).inc()
     state.metrics.request_duration.labels(route).observe(asyncio.get_running_loop().time() - started)
     return response
 
@@ -97,12 +112,14 @@ async def _upstream_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _reload_ctx(app: web.Application) -> AsyncIterator[None]:
-    reloader = app[RELOADER]
-    task = asyncio.create_task(reloader.watch(app[STATE].settings.reload_poll_seconds))
+    interval = app[STATE].settings.reload_poll_seconds
+    tasks = [asyncio.create_task(reloader.watch(interval)) for reloader in app[RELOADERS]]
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _close_audit(app: web.Application) -> None:
@@ -115,13 +132,14 @@ def install_signal_handlers(app: web.Application, drain_seconds: float = 0.0) ->
 
     async def on_startup(app: web.Application) -> None:
         loop = asyncio.get_running_loop()
-        state, reloader = app[STATE], app[RELOADER]
+        state = app[STATE]
         tasks: set[asyncio.Task[bool]] = set()
 
         def on_sighup() -> None:
-            task = loop.create_task(reloader.reload("SIGHUP"))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            for reloader in app[RELOADERS]:
+                task = loop.create_task(reloader.reload("SIGHUP"))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
 
         def on_sigterm() -> None:
             if not state.ready:
@@ -151,10 +169,15 @@ def create_app(settings: Settings, policy: Policy | None = None, metrics: Metric
     state.set_policy(policy)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[request_id_middleware, metrics_middleware, error_middleware],
+        middlewares=[request_id_middleware, metrics_middleware, error_middleware, client_key_middleware],
     )
     app[STATE] = state
-    app[RELOADER] = PolicyReloader(state, settings.policy_path)
+    reloaders = [PolicyReloader(state, settings.policy_path)]
+    for tenant, path in (settings.client_keys.policies.items() if settings.client_keys else ()):
+        if path is not None:
+            state.set_policy(load_policy(path), tenant)
+            reloaders.append(PolicyReloader(state, path, tenant))
+    app[RELOADERS] = reloaders
     app.cleanup_ctx.append(_upstream_ctx)
     app.on_cleanup.append(_close_audit)
     if settings.reload_poll_seconds > 0:

@@ -109,6 +109,7 @@ class AuditLog:
         route: str,
         model: str | None,
         client: str,
+        tenant: str | None = None,
         direction: str,
         action: str,
         findings: Sequence[dict[str, Any]],
@@ -116,7 +117,7 @@ class AuditLog:
     ) -> bool:
         return self.write({
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-            "request_id": request_id, "route": route, "model": model, "client": client,
+            "request_id": request_id, "route": route, "model": model, "client": client, "tenant": tenant,
             "direction": direction, "action": action, "policy": policy, "findings": list(findings),
         })
 

@@ -47,6 +47,9 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--audit-retention-days", type=int, default=180, help="delete rotated audit files older than this")
     p.add_argument("--audit-on-error", choices=["block", "allow"], default="block",
                    help="when an audit record cannot be written: refuse the request (block) or count and go on")
+    p.add_argument("--client-keys", type=Path, default=os.environ.get("GUARDRAIL_CLIENT_KEYS_FILE") or None,
+                   help="YAML of tenants and SHA-256 digests of their API keys (env GUARDRAIL_CLIENT_KEYS_FILE); "
+                        "when given, every /v1 request needs a listed key")
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
 
@@ -62,11 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--direction", choices=[d.value for d in Direction], default="prompt")
     scan.add_argument("--jsonl", action="store_true", help="each input line is a JSON object with a 'text' field")
     scan.add_argument("file", nargs="?", default="-")
+    sub.add_parser("hash-key", help="print the SHA-256 digest of an API key read from standard input")
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     from proxy.audit import AuditConfig
+    from proxy.auth import ClientKeys
     from proxy.state import Settings
     from proxy.upstream import UpstreamConfig
 
@@ -83,8 +88,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         retention_days=args.audit_retention_days,
         on_error=args.audit_on_error,
     )
+    keys = ClientKeys.load(args.client_keys) if args.client_keys else None
     return Settings(upstream=upstream, policy_path=args.config, demo=args.demo, max_body_bytes=args.max_body_bytes,
-                    reload_poll_seconds=args.reload_interval, audit=audit)
+                    reload_poll_seconds=args.reload_interval, audit=audit, client_keys=keys)
 
 
 def serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -109,10 +115,11 @@ def _serve_one(args: argparse.Namespace) -> int:
 
     from proxy.app import create_app, install_signal_handlers
     from proxy.audit import AuditError
+    from proxy.auth import ClientKeysError
 
     try:
         app = create_app(_settings(args))
-    except (PolicyError, AuditError) as exc:
+    except (PolicyError, AuditError, ClientKeysError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     install_signal_handlers(app, drain_seconds=args.drain_seconds)
@@ -202,7 +209,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args, argv)
-    return {"check": check, "scan": scan}[args.command](args)
+    return {"check": check, "scan": scan, "hash-key": hash_key}[args.command](args)
+
+
+def hash_key(args: argparse.Namespace) -> int:
+    from proxy.auth import key_digest
+
+    key = sys.stdin.readline().strip()
+    if not key:
+        print("error: give the key on standard input", file=sys.stderr)
+        return 2
+    print(key_digest(key))
+    return 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ class Flow:
     route: Route
     request_id: str
     client: str
+    tenant: str | None = None
     model: str | None = None
 
     @property
@@ -32,6 +33,7 @@ class Flow:
             return True
         written = self.state.audit.record(
             request_id=self.request_id, route=str(self.route), model=self.model, client=self.client,
+            tenant=self.tenant,
             direction=str(direction), action=str(action), findings=findings,
             policy=f"{self.policy.name}@{self.policy.version}",
         )

@@ -137,6 +137,18 @@ def _choices(body: Any) -> list[dict[str, Any]]:
     return choices
 
 
+def _choice_index(choice: dict[str, Any], position: int) -> int:
+    """A choice's `index`, or its position when it has none.
+
+    Any other value is refused: callers match choices to verdicts by this index, so an
+    `index` they would read differently (null, "0") could let a blocked choice through.
+    """
+    index = choice.get("index", position)
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise UpstreamUnavailable("The upstream returned a choice whose 'index' is not an integer")
+    return index
+
+
 def response_slots(route: Route, body: Any) -> list[tuple[int, TextSlot]]:
     """Every text in a non-streamed model response, with the index of its choice."""
     out: list[tuple[int, TextSlot]] = []
@@ -144,7 +156,7 @@ def response_slots(route: Route, body: Any) -> list[tuple[int, TextSlot]]:
         return out
     try:
         for position, choice in enumerate(_choices(body)):
-            index = choice.get("index", position)
+            index = _choice_index(choice, position)
             slots: list[TextSlot] = []
             if route is Route.COMPLETIONS:
                 _string_or_none(choice, "text", f"choices[{position}].text", slots)
@@ -155,7 +167,7 @@ def response_slots(route: Route, body: Any) -> list[tuple[int, TextSlot]]:
                 for key in ("content", "reasoning_content", "refusal"):
                     _string_or_none(message, key, f"choices[{position}].message.{key}", slots)
                 _tool_call_slots(message, f"choices[{position}].message", slots)
-            out.extend((index if isinstance(index, int) else position, slot) for slot in slots)
+            out.extend((index, slot) for slot in slots)
     except BadRequest as exc:  # a wrong type in the *response* is the upstream's fault
         raise UpstreamUnavailable(f"The upstream response is malformed: {exc.message}") from None
     return out
@@ -165,13 +177,13 @@ def stream_slots(route: Route, chunk: Any) -> list[tuple[tuple[int, str], TextSl
     """Texts of one stream chunk, keyed by (choice index, field) so each gets its own scanner.
 
     Tool-call argument pieces are keyed by the tool call's `index`, which is how the OpenAI wire
-    format ties the pieces of one call's arguments together.
+    format ties the pieces of one call's arguments together; the legacy `function_call` pieces
+    by `"function_call"`.
     """
     out: list[tuple[tuple[int, str], TextSlot]] = []
     try:
         for position, choice in enumerate(_choices(chunk)):
-            index = choice.get("index", position)
-            index = index if isinstance(index, int) else position
+            index = _choice_index(choice, position)
             if route is Route.COMPLETIONS:
                 slots: list[TextSlot] = []
                 _string_or_none(choice, "text", "text", slots)
@@ -186,13 +198,32 @@ def stream_slots(route: Route, chunk: Any) -> list[tuple[tuple[int, str], TextSl
                 slots = []
                 _string_or_none(delta, key, key, slots)
                 out.extend(((index, key), slot) for slot in slots)
-            for position_call, call in enumerate(delta.get("tool_calls") or ()):
-                function = call.get("function") if isinstance(call, dict) else None
-                if isinstance(function, dict) and function.get("arguments") is not None:
-                    slots = []
-                    _string_or_none(function, "arguments", "arguments", slots)
-                    call_index = call.get("index", position_call)
-                    out.extend(((index, f"tool_calls[{call_index}]"), slot) for slot in slots)
+            out.extend(((index, key), slot) for key, slot in _delta_call_slots(delta))
     except BadRequest as exc:
         raise UpstreamUnavailable(f"The upstream stream chunk is malformed: {exc.message}") from None
+    return out
+
+
+def _delta_call_slots(delta: dict[str, Any]) -> list[tuple[str, TextSlot]]:
+    """Argument pieces of a delta's `tool_calls` and legacy `function_call`; other shapes are refused."""
+    out: list[tuple[str, TextSlot]] = []
+    tool_calls = delta.get("tool_calls")
+    if tool_calls is not None and not isinstance(tool_calls, list):
+        raise UpstreamUnavailable("The upstream sent a stream chunk whose 'tool_calls' is not an array")
+    for position, call in enumerate(tool_calls or ()):
+        function = call.get("function") if isinstance(call, dict) else None
+        call_index = call.get("index", position) if isinstance(call, dict) else None
+        if not isinstance(call_index, int) or isinstance(call_index, bool) or not isinstance(function, dict | None):
+            raise UpstreamUnavailable("The upstream sent a tool call delta of an unexpected shape")
+        slots: list[TextSlot] = []
+        if function is not None:
+            _string_or_none(function, "arguments", "arguments", slots)
+        out.extend((f"tool_calls[{call_index}]", slot) for slot in slots)
+    function_call = delta.get("function_call")
+    if function_call is not None:
+        if not isinstance(function_call, dict):
+            raise UpstreamUnavailable("The upstream sent a stream chunk whose 'function_call' is not an object")
+        slots = []
+        _string_or_none(function_call, "arguments", "arguments", slots)
+        out.extend(("function_call", slot) for slot in slots)
     return out

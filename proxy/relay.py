@@ -21,7 +21,7 @@ from aiohttp import web
 from policies.engine import Policy
 from policies.findings import SEVERITY, Action, Direction
 from policies.streaming import Release, StreamScanner
-from proxy.errors import error_body
+from proxy.errors import UpstreamUnavailable, error_body
 from proxy.audit import finding_record
 from proxy.flow import Flow
 from proxy.guarding import observe
@@ -84,11 +84,9 @@ class StreamGuard:
     def _text_choice(self, index: int, field: str, text: str) -> dict[str, Any]:
         if self.route is Route.COMPLETIONS:
             return {"index": index, "text": text, "logprobs": None, "finish_reason": None}
-        if field.startswith("tool_calls["):
-            call = int(field[len("tool_calls[") : -1])
-            return {"index": index, "delta": {"tool_calls": [{"index": call, "function": {"arguments": text}}]},
-                    "finish_reason": None}
-        return {"index": index, "delta": {field: text}, "finish_reason": None}
+        choice: dict[str, Any] = {"index": index, "delta": {}, "finish_reason": None}
+        _append_text(self.route, choice, field, text)
+        return choice
 
     def _end_choice(self, index: int) -> bytes:
         self.ended.add(index)
@@ -99,19 +97,28 @@ class StreamGuard:
             choice = {"index": index, "delta": {}, "logprobs": None, "finish_reason": "content_filter"}
         return self._chunk(choice)
 
-    def flush_choice(self, index: int) -> list[bytes]:
-        """Release everything held for one choice (its upstream finished it)."""
-        out: list[bytes] = []
+    def _flush_texts(self, index: int) -> list[tuple[str, str]] | None:
+        """Settle everything held for one choice: (field, text) pairs, or None if that blocked it."""
+        out: list[tuple[str, str]] = []
         for (choice, field), scanner in self.scanners.items():
-            if choice != index or index in self.ended:
+            if choice != index:
                 continue
             release = scanner.flush()
             self._observe(release, (choice, field))
             if release.blocked:
-                return [self._end_choice(index)]
+                return None
             if release.text:
-                out.append(self._chunk(self._text_choice(index, field, release.text)))
+                out.append((field, release.text))
         return out
+
+    def flush_choice(self, index: int) -> list[bytes]:
+        """Release everything held for one choice (the stream ended)."""
+        if index in self.ended:
+            return []
+        texts = self._flush_texts(index)
+        if texts is None:
+            return [self._end_choice(index)]
+        return [self._chunk(self._text_choice(index, field, text)) for field, text in texts]
 
     def flush_all(self) -> list[bytes]:
         out: list[bytes] = []
@@ -135,7 +142,9 @@ class StreamGuard:
     def on_chunk(self, data: str) -> list[bytes]:
         """Guard one upstream chunk; returns the events to send, in order."""
         chunk = orjson.loads(data)
-        if not isinstance(chunk, dict) or "error" in chunk:
+        if not isinstance(chunk, dict):  # not a chunk the guard can read: never forwarded
+            raise UpstreamUnavailable("The upstream sent a stream event that is not a JSON object")
+        if "error" in chunk and "choices" not in chunk:
             return [encode_data(data)]  # an in-stream error from the upstream: not model text
         self.template = {k: v for k, v in chunk.items() if k not in ("choices", "usage")}
         before: list[bytes] = []
@@ -157,9 +166,13 @@ class StreamGuard:
             if index in self.ended or index in newly_blocked:
                 continue
             if choice.get("finish_reason") is not None:
-                before.extend(self.flush_choice(index))
-                if index in self.ended:  # the flush blocked it
+                # The held-back tail goes into this very chunk, after the text it already carries.
+                texts = self._flush_texts(index)
+                if texts is None:
+                    before.append(self._end_choice(index))
                     continue
+                for field, text in texts:
+                    _append_text(self.route, choice, field, text)
                 self.ended.add(index)
             if _has_payload(self.route, choice):
                 choices.append(choice)
@@ -167,6 +180,31 @@ class StreamGuard:
         if choices or chunk.get("usage") is not None or not chunk.get("choices"):
             out.append(encode_data(orjson.dumps({**chunk, "choices": choices})))
         return out
+
+
+def _append_text(route: Route, choice: dict[str, Any], field: str, text: str) -> None:
+    """Append released text to a choice's `field` (a key from `stream_slots`), creating it if need be."""
+    if route is Route.COMPLETIONS:
+        choice["text"] = (choice.get("text") or "") + text
+        return
+    delta = choice.get("delta")
+    if not isinstance(delta, dict):
+        delta = choice["delta"] = {}
+    if field == "function_call":
+        function_call = delta.get("function_call") or {}
+        function_call["arguments"] = (function_call.get("arguments") or "") + text
+        delta["function_call"] = function_call
+    elif field.startswith("tool_calls["):
+        call = int(field[len("tool_calls[") : -1])
+        calls = delta.get("tool_calls") or []
+        delta["tool_calls"] = calls
+        for position, entry in enumerate(calls):
+            if entry.get("index", position) == call and isinstance(entry.get("function"), dict):
+                entry["function"]["arguments"] = (entry["function"].get("arguments") or "") + text
+                return
+        calls.append({"index": call, "function": {"arguments": text}})
+    else:
+        delta[field] = (delta.get(field) or "") + text
 
 
 def _has_payload(route: Route, choice: dict[str, Any]) -> bool:
@@ -224,10 +262,19 @@ async def relay_stream(
         if not guard.saw_done:  # every choice was blocked: end the stream ourselves
             await response.write(_SENT_DONE)
         await response.write_eof()
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:
+        # Returning (not raising) spares aiohttp's "Error handling request" traceback and keeps
+        # the request in the metrics; `finally` closes the upstream, which stops the generation.
         log.info("client went away mid-stream; cancelling the upstream request")
+    except asyncio.CancelledError:
+        log.info("stream cancelled; cancelling the upstream request")
         raise
-    except (TimeoutError, aiohttp.ClientError, SSEDecodeError, orjson.JSONDecodeError) as exc:
+    except (
+        TimeoutError, aiohttp.ClientError, SSEDecodeError, orjson.JSONDecodeError, orjson.JSONEncodeError,
+        UpstreamUnavailable,
+    ) as exc:
+        # JSONEncodeError: a chunk nested deeper than orjson writes (254) cannot be re-encoded;
+        # UpstreamUnavailable: a chunk of the wrong shape (`stream_slots`) or not an object.
         kind = "timeout" if isinstance(exc, asyncio.TimeoutError) else "protocol"
         metrics.upstream_errors.labels(kind).inc()
         metrics.fail_closed.labels("completion", "stream_broken").inc()

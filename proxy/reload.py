@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from policies.config import PolicyError
+from policies.engine import Policy
 from policies.loader import load_policy
 from proxy.state import ProxyState
 
@@ -32,16 +33,21 @@ def _fingerprint(files: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
 class PolicyReloader:
     """Watches the current policy's files and swaps in a rebuilt policy when they change."""
 
-    def __init__(self, state: ProxyState, path: Path | None) -> None:
+    def __init__(self, state: ProxyState, path: Path | None, tenant: str | None = None) -> None:
         self.state = state
         self.path = path
-        self._seen = _fingerprint(state.policy.files)
+        self.tenant = tenant
+        self._seen = _fingerprint(self.current.files)
         self._lock = asyncio.Lock()
+
+    @property
+    def current(self) -> Policy:
+        return self.state.policy_for(self.tenant)
 
     async def reload(self, reason: str) -> bool:
         """Rebuild and swap; returns whether the new policy is now serving."""
         async with self._lock:
-            fingerprint = _fingerprint(self.state.policy.files)
+            fingerprint = _fingerprint(self.current.files)
             try:
                 policy = await asyncio.get_running_loop().run_in_executor(None, load_policy, self.path)
             except (PolicyError, OSError) as exc:
@@ -49,7 +55,7 @@ class PolicyReloader:
                 self.state.metrics.policy_reloads.labels("failure").inc()
                 log.error("policy reload (%s) failed; the previous policy keeps serving: %s", reason, exc)
                 return False
-            self.state.set_policy(policy)
+            self.state.set_policy(policy, self.tenant)
             self._seen = _fingerprint(policy.files)
             self.state.metrics.policy_reloads.labels("success").inc()
             log.info("policy reloaded (%s): %s version %s, %d terms", reason, policy.name, policy.version,
@@ -59,5 +65,5 @@ class PolicyReloader:
     async def watch(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            if _fingerprint(self.state.policy.files) != self._seen:
+            if _fingerprint(self.current.files) != self._seen:
                 await self.reload("files changed")

@@ -18,7 +18,7 @@ from proxy.guarding import SlotsVerdict, guard_slots
 from proxy.openai import Route, request_slots, response_slots
 from proxy.relay import relay_stream
 from proxy.flow import Flow
-from proxy.state import MODEL, REQUEST_ID, STATE
+from proxy.state import MODEL, REQUEST_ID, STATE, TENANT
 from proxy.upstream import request_headers, response_headers
 
 _PARAM = {Route.CHAT: "messages", Route.COMPLETIONS: "prompt", Route.EMBEDDINGS: "input"}
@@ -81,8 +81,9 @@ def _refuse_choice(route: Route, choice: dict[str, Any], refusal: str) -> None:
 async def guarded(request: web.Request, route: Route) -> web.StreamResponse:
     state = request.app[STATE]
     started = time.perf_counter()
-    flow = Flow(state, state.policy, route, request[REQUEST_ID],  # the policy stays this request's
-                client_id(request.headers.get("Authorization"), state.audit.config.salt))
+    tenant = request.get(TENANT)
+    flow = Flow(state, state.policy_for(tenant), route, request[REQUEST_ID],  # this request's policy throughout
+                client_id(request.headers.get("Authorization"), state.audit.config.salt), tenant)
     raw = await request.read()
     body = _parse_json(raw)
     slots = request_slots(route, body)
@@ -93,7 +94,7 @@ async def guarded(request: web.Request, route: Route) -> web.StreamResponse:
         raise GuardUnavailable("The audit trail cannot be written, so the request was not forwarded")
     if verdict.blocked:
         return _blocked_prompt(route, verdict, flow.request_id)
-    headers = request_headers(request.headers, state.upstream.config.api_key, flow.request_id)
+    headers = _upstream_headers(request)
     headers["Content-Type"] = "application/json"
     upstream_body = orjson.dumps(body) if verdict.changed else raw
     upstream = await state.upstream.send("POST", str(route), headers, upstream_body)
@@ -127,6 +128,15 @@ def _guarded_json(flow: Flow, data: bytes, headers: Any, status: int) -> web.Res
     return web.Response(status=status, body=orjson.dumps(body) if changed else data, headers=headers)
 
 
+def _upstream_headers(request: web.Request) -> Any:
+    """The client's headers for the upstream; a client key of this proxy never goes upstream."""
+    state = request.app[STATE]
+    headers = request_headers(request.headers, state.upstream.config.api_key, request[REQUEST_ID])
+    if state.settings.client_keys is not None and not state.upstream.config.api_key:
+        headers.popall("Authorization", None)
+    return headers
+
+
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     return await guarded(request, Route.CHAT)
 
@@ -142,8 +152,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
 async def list_models(request: web.Request) -> web.Response:
     state = request.app[STATE]
     request_id = request[REQUEST_ID]
-    headers = request_headers(request.headers, state.upstream.config.api_key, request_id)
-    upstream = await state.upstream.send("GET", "models", headers, query=request.query_string)
+    upstream = await state.upstream.send("GET", "models", _upstream_headers(request), query=request.query_string)
     data = await state.upstream.read_body(upstream, state.settings.max_response_bytes)
     if upstream.status < 400:
         try:

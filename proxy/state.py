@@ -10,6 +10,7 @@ from aiohttp import web
 
 from policies.engine import Policy
 from proxy.audit import AuditConfig, AuditLog
+from proxy.auth import ClientKeys
 from proxy.metrics import Metrics
 from proxy.upstream import Upstream, UpstreamConfig
 
@@ -27,6 +28,7 @@ class Settings:
     max_response_bytes: int = 64 * 1024 * 1024
     reload_poll_seconds: float = 1.0
     audit: AuditConfig = AuditConfig()
+    client_keys: ClientKeys | None = None
 
 
 @dataclass
@@ -37,10 +39,18 @@ class ProxyState:
     upstream: Upstream
     audit: AuditLog
     ready: bool = True
+    tenant_policies: dict[str, Policy] = field(default_factory=dict)
     _models: set[str] = field(default_factory=set)
 
-    def set_policy(self, policy: Policy) -> None:
-        """Swap the policy atomically: requests in flight keep the one they started with."""
+    def policy_for(self, tenant: str | None) -> Policy:
+        """The tenant's own policy if it has one, else the default."""
+        return self.tenant_policies.get(tenant, self.policy) if tenant else self.policy
+
+    def set_policy(self, policy: Policy, tenant: str | None = None) -> None:
+        """Swap a policy atomically: requests in flight keep the one they started with."""
+        if tenant is not None:
+            self.tenant_policies[tenant] = policy
+            return
         previous = getattr(self, "policy", None)
         if previous is not None and (previous.name, previous.version) != (policy.name, policy.version):
             if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # series cannot be removed there: zero it
@@ -65,3 +75,4 @@ class ProxyState:
 STATE = web.AppKey("state", ProxyState)
 REQUEST_ID = web.RequestKey("request_id", str)
 MODEL = web.RequestKey("model", str)
+TENANT = web.RequestKey("tenant", str)

@@ -74,6 +74,10 @@ class Supervisor:
             self._mark_dead(pid)
             if self.stopping:
                 continue
+            if code == 2:  # a configuration error: every worker would fail the same way
+                log.error("a worker refused its configuration; stopping")
+                self._forward(signal.SIGTERM, None)
+                return 2
             now = time.monotonic()
             self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_SECONDS] + [now]
             if len(self.restarts) > MAX_RESTARTS:

@@ -19,9 +19,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, cast
 
 import re2
-import regex
+import regex  # type: ignore[import-untyped]  # only for its flag constants; no stubs installed
 import tldextract
 from presidio_analyzer import EntityRecognizer, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import (
@@ -38,6 +39,12 @@ from presidio_analyzer.predefined_recognizers import (
 from policies.detectors import cn_ids
 from policies.findings import Finding
 from policies.normalize import LightView, light_fold_class, light_view
+
+if TYPE_CHECKING:
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+#: What recognizers that need no NLP are given; Presidio's base class annotation wants artifacts.
+_NO_NLP = cast("NlpArtifacts", None)
 
 #: Presidio's default flags, plus ASCII: `\w` and `\b` must not treat CJK characters as part
 #: of an e-mail address or a number ("邮箱是a@b.com" must not swallow "邮箱是").
@@ -56,7 +63,7 @@ CANDIDATE_MARGIN = 4
 FORMAT_CHARS_ALLOWANCE = 8
 
 
-class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
+class OfflineEmailRecognizer(EmailRecognizer):
     """Presidio's e-mail recognizer with its TLD check on the bundled suffix list only."""
 
     def validate_result(self, pattern_text: str) -> bool:
@@ -266,11 +273,11 @@ class PiiDetector:
             yield window_start, window_end
 
     def _analyze(self, item: _Compiled, window: str, offset: int, text: str) -> list[Finding]:
-        slot = item.slot
+        slot, recognizer = item.slot, item.slot.recognizer
         results = (
-            slot.recognizer.analyze(window, [slot.entity], None, slot.regex_flags)
-            if slot.regex_flags is not None
-            else slot.recognizer.analyze(window, [slot.entity], None)
+            recognizer.analyze(window, [slot.entity], None, slot.regex_flags)
+            if isinstance(recognizer, PatternRecognizer)
+            else recognizer.analyze(window, [slot.entity], _NO_NLP)
         )
         findings = []
         for result in results or ():

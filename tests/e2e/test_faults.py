@@ -10,6 +10,7 @@ and no upstream connection is left behind; and the same proxy then serves a norm
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -23,6 +24,7 @@ import pytest
 from aiohttp import web
 
 from policies.engine import Policy
+from policies.findings import Direction
 from proxy.app import create_app
 from proxy.demo import create_demo_app
 from proxy.sse import SSEDecoder, SSEEvent
@@ -265,6 +267,9 @@ WRONG_SHAPES = {
     "arguments-an-object": {"id": "x", "choices": [
         {"index": 0, "message": {"tool_calls": [{"type": "function", "function": {"name": "f", "arguments": {"to": EMAIL}}}]}}]},
     "not-an-object": [{"message": {"content": EMAIL}}],
+    # `index: null` once made the refusal miss the blocked choice, which went out as it came
+    "index-null-and-blocked": {"id": "x", "choices": [{"index": None, "message": {"content": "Try 网络赌博 now"}}]},
+    "index-a-string": {"id": "x", "choices": [{"index": "0", "message": {"content": EMAIL}}]},
 }
 
 
@@ -281,7 +286,7 @@ async def test_upstream_json_of_the_wrong_shape_is_502_and_never_forwarded(defau
         got, body = await post(probe.stack, REQUEST)
         assert got == 502
         assert orjson.loads(body)["error"]["code"] == "upstream_unavailable"
-        assert not any(secret in body.decode() for secret in (EMAIL, MOBILE, "13812345678"))
+        assert not any(secret in body.decode() for secret in PLANTED)
         await probe.assert_nothing_leaked(pooled=1)
         await probe.assert_still_serving()
 
@@ -323,8 +328,11 @@ STREAM_FAULTS = {
     "tool-calls-not-a-list": (stream_of(HELLO, sse(chat_chunk(tool_calls=f"mail {EMAIL}")), DONE), "protocol"),
     "tool-call-function-not-an-object": (
         stream_of(HELLO, sse(chat_chunk(tool_calls=[{"index": 0, "function": f"mail {EMAIL}"}])), DONE), "protocol"),
-    "error-with-choices": (
-        stream_of(HELLO, sse({**chat_chunk(f"mail {EMAIL} call {MOBILE} " * 4), "error": None}), DONE), "protocol"),
+    "tool-call-index-null": (
+        stream_of(HELLO, sse(chat_chunk(tool_calls=[{"index": None, "function": {"arguments": EMAIL}}])), DONE), "protocol"),
+    "function-call-not-an-object": (stream_of(HELLO, sse(chat_chunk(function_call=f"mail {EMAIL}")), DONE), "protocol"),
+    "choice-index-a-string": (
+        stream_of(HELLO, sse({"choices": [{"index": "0", "delta": {"content": f"mail {EMAIL}"}}]}), DONE), "protocol"),
     "too-deep-to-reencode": (stream_of(HELLO, sse(with_deep_field(chat_chunk(f"mail {EMAIL} " * 8), 300)), DONE), "protocol"),
 }
 
@@ -350,7 +358,10 @@ async def test_broken_stream_ends_with_an_error_event(default_policy: Policy, up
         await probe.assert_still_serving()
 
 
-@pytest.mark.parametrize("name", [name for name in STREAM_FAULTS if "not-an-object" in name or "-a-" in name or "with-choices" in name or "deep" in name])
+MALFORMED = [name for name in STREAM_FAULTS if "-a-" in name or "-an-" in name or "null" in name or "deep" in name]
+
+
+@pytest.mark.parametrize("name", MALFORMED)
 async def test_malformed_stream_chunks_are_never_forwarded(default_policy: Policy, name: str) -> None:
     upstream, _ = STREAM_FAULTS[name]
     async with behind_proxy(upstream, default_policy) as probe:
@@ -359,6 +370,17 @@ async def test_malformed_stream_chunks_are_never_forwarded(default_policy: Polic
     assert not any(secret in body.decode() for secret in PLANTED)
     last = events(body)[-1]
     assert last.data != "[DONE]" and orjson.loads(last.data)["error"]["code"] == "stream_error"
+
+
+async def test_chunk_with_an_error_key_and_choices_is_guarded_like_any_chunk(default_policy: Policy) -> None:
+    """Only a chunk that is *just* an error passes unguarded; one with choices is model text."""
+    text = f"mail {EMAIL} or call {MOBILE}, " * 4
+    upstream = stream_of(HELLO, sse({**chat_chunk(text), "error": None}), sse(chat_chunk(finish="stop")), DONE)
+    async with behind_proxy(upstream, default_policy) as probe:
+        async with sdk(probe.stack) as client:
+            stream = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
+            got = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert got == "Hello, " + default_policy.evaluate(text, Direction.COMPLETION).text
 
 
 async def test_upstream_error_event_is_relayed_and_the_sdk_raises_it(default_policy: Policy) -> None:
@@ -394,7 +416,9 @@ class SlowModel:
                 self.sent += 1
                 await asyncio.sleep(0.05)
             await response.write(sse(chat_chunk(finish="stop")) + DONE)
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:
+            self.disconnected_at = time.perf_counter()
+        except asyncio.CancelledError:
             self.disconnected_at = time.perf_counter()
             raise
         return response
@@ -410,9 +434,12 @@ async def read_events(response: aiohttp.ClientResponse, count: int) -> list[SSEE
     raise AssertionError("the stream ended early")
 
 
-async def test_client_disconnect_mid_stream_cancels_the_upstream_at_once(default_policy: Policy) -> None:
+async def test_client_disconnect_mid_stream_cancels_the_upstream_at_once(
+    default_policy: Policy, caplog: pytest.LogCaptureFixture
+) -> None:
     model = SlowModel()
     async with behind_proxy(app(model.handler), default_policy) as probe:
+        before = await scrape(probe.stack.url)
         async with aiohttp.ClientSession() as session:
             response = await session.post(f"{probe.stack.base_url}/chat/completions", json={**REQUEST, "stream": True})
             await read_events(response, 2)
@@ -425,6 +452,10 @@ async def test_client_disconnect_mid_stream_cancels_the_upstream_at_once(default
         stopped_at = model.sent
         await asyncio.sleep(0.3)
         assert model.sent == stopped_at < 30  # it stopped generating
+        # An ordinary departure: no "Error handling request" traceback, and the request is counted.
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("aiohttp")] == []
+        after = await scrape(probe.stack.url)
+        assert delta(before, after, "guardrail_requests_total", route="chat/completions") == 1
         await probe.assert_nothing_leaked()
         await probe.assert_still_serving()
 

@@ -73,7 +73,7 @@ async def test_two_workers_report_summed_metrics(tmp_path: Path) -> None:
                     await chat(fresh, url, "mail a@b.com")
             async with session.get(f"{url}/metrics") as response:
                 text = await response.text()
-        assert 'guardrail_requests_total{model="demo-echo",route="chat/completions",status="200"} 20.0' in text
+        assert 'guardrail_requests_total{model="demo-echo",route="chat/completions",status="200",tenant="-"} 20.0' in text
         pids = {line.split('pid="')[1].split('"')[0] for line in text.splitlines() if line.startswith("guardrail_policy_terms")}
         assert len(pids) == 2, "both workers should report"
         proc.send_signal(signal.SIGTERM)
@@ -146,8 +146,9 @@ async def test_sighup_reloads_the_policy(tmp_path: Path) -> None:
         ([], "give --upstream"),
     ],
 )
-def test_bad_start_up_says_why_and_exits_2(args: list[str], message: str) -> None:
-    env_free = subprocess.run([*CLI, "--workers", "1", *args], capture_output=True, text=True, timeout=60,
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_bad_start_up_says_why_and_exits_2(args: list[str], message: str, workers: str) -> None:
+    env_free = subprocess.run([*CLI, "--workers", workers, *args], capture_output=True, text=True, timeout=60,
                               env={"PATH": "/usr/bin:/bin", "GUARDRAIL_AUDIT_SALT": "s"})
     assert env_free.returncode == 2
     assert message in env_free.stderr
