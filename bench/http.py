@@ -108,7 +108,7 @@ class Load:
 
 
 def wrk_load(url: str, body_file: Path, script: Path, connections: int, seconds: float) -> Load:
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url]
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "-s", str(script), url]
     out = subprocess.run(argv, capture_output=True, text=True, check=True,
                          env={**os.environ, "WRK_BODY_FILE": str(body_file)})
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith('{"requests"'))
@@ -146,7 +146,7 @@ def check(url: str, body: bytes, stream: bool) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1-second runs, fewer rows")
-    parser.add_argument("--seconds", type=float, default=None, help="seconds per measurement (default 3, quick 1)")
+    parser.add_argument("--seconds", type=int, default=None, help="seconds per measurement (default 3, quick 1)")
     parser.add_argument("--client", choices=("auto", "wrk", "aiohttp"), default="auto")
     args = parser.parse_args()
     seconds = args.seconds or (1.0 if args.quick else 3.0)
@@ -198,9 +198,8 @@ def main() -> None:
                 headers = check(url, body, stream)
                 if "proxy" in label and "empty" not in label:
                     notes.append(f"{label}, {name}: X-Guardrail-Prompt: {headers.get('X-Guardrail-Prompt')}")
+                run_client(url, body, workdir, 200, 8, 2.0, stream)  # warm-up
                 for connections in (1, 32):
-                    if use_wrk:
-                        wrk_load(url, bodies[name], script, connections, min(0.5, seconds))  # warm-up
                     cpu_before = server.cpu()
                     load = (wrk_load(url, bodies[name], script, connections, seconds) if use_wrk
                             else client_load(url, body, workdir, connections, seconds, stream))

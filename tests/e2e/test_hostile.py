@@ -1,0 +1,479 @@
+"""Hostile clients and hostile answers against one running proxy: property tests over real HTTP.
+
+Arbitrary JSON (deeply nested too), invalid UTF-8, 10,000 messages, a 10 MB string, clients
+that dribble their body, Unicode look-alikes of planted identifiers and listed terms, and
+answers streamed in arbitrary byte splits. The proxy never answers 500, never shows a
+traceback, always answers in the OpenAI error format, keeps serving others meanwhile, and what
+a streaming client assembles is exactly the non-streamed decision on the whole answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import openai
+import orjson
+import pytest
+from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openai.lib.streaming.chat import ChatCompletionStreamState
+
+from policies.engine import Policy
+from policies.findings import Direction
+from tests.support.bad_upstreams import (
+    DONE,
+    chat_chunk,
+    http_chunk,
+    http_end,
+    http_head,
+    raw_server,
+    read_request,
+    sse,
+)
+from tests.support.servers import Stack, proxy_in_front_of, proxy_stack, serve
+
+EMAIL = "li.lei@example.com"
+MOBILE = "13812345678"
+RESIDENT_ID = "11010519491231002X"
+CARD = "6222021234567890128"
+PLANTED = (EMAIL, MOBILE, RESIDENT_ID, CARD)
+HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# --- one proxy for the property tests ---------------------------------------------------
+
+
+@dataclass
+class Recorder:
+    """An upstream that answers every route well, whatever it is sent, and keeps what it got."""
+
+    received: list[bytes] = field(default_factory=list)
+
+    async def handler(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        self.received.append(raw)
+        body = orjson.loads(raw)
+        route = request.path.removeprefix("/v1/")
+        if route == "embeddings":
+            return web.json_response({"object": "list", "data": [], "model": "m", "usage": {"prompt_tokens": 0, "total_tokens": 0}})
+        text = "All good."
+        if not body.get("stream"):
+            choice: dict[str, Any] = {"index": 0, "finish_reason": "stop", "logprobs": None}
+            choice.update({"text": text} if route == "completions" else {"message": {"role": "assistant", "content": text}})
+            return web.json_response({"id": "x", "object": "x", "created": 1, "model": "m", "choices": [choice]})
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        piece = {"text": text} if route == "completions" else {"delta": {"content": text}}
+        await response.write(sse({"id": "x", "choices": [{"index": 0, "finish_reason": None, **piece}]}))
+        done = {"text": ""} if route == "completions" else {"delta": {}}
+        await response.write(sse({"id": "x", "choices": [{"index": 0, "finish_reason": "stop", **done}]}) + DONE)
+        await response.write_eof()
+        return response
+
+
+@dataclass
+class Hostile:
+    stack: Stack
+    upstream: Recorder
+    session: aiohttp.ClientSession
+
+    async def post(self, route: str, data: bytes) -> tuple[int, bytes]:
+        async with self.session.post(
+            f"{self.stack.base_url}/{route}", data=data, headers={"Content-Type": "application/json"}
+        ) as response:
+            return response.status, await response.read()
+
+
+@pytest.fixture(scope="module")
+async def hostile(default_policy: Policy) -> AsyncIterator[Hostile]:
+    recorder = Recorder()
+    app = web.Application(client_max_size=64 << 20)
+    for route in ("chat/completions", "completions", "embeddings"):
+        app.router.add_post(f"/v1/{route}", recorder.handler)
+    async with proxy_stack(default_policy, upstream_app=app) as stack, aiohttp.ClientSession() as session:
+        yield Hostile(stack, recorder, session)
+
+
+def assert_clean(status: int, body: bytes) -> Any:
+    """A success, or an OpenAI-style error: never a 500, never a traceback."""
+    assert status < 500, body[:500]
+    assert b"Traceback" not in body and b'File "' not in body
+    if body.startswith((b"data:", b":")):  # a stream
+        assert body.rstrip().endswith(b"data: [DONE]") or b'"stream_error"' in body
+        return None
+    parsed = orjson.loads(body)
+    if status >= 400:
+        error = parsed["error"]
+        assert {"message", "type", "param", "code"} <= set(error)
+        assert isinstance(error["message"], str) and error["type"] == "invalid_request_error"
+    else:
+        assert isinstance(parsed, dict) and "choices" in parsed or "data" in parsed
+    return parsed
+
+
+# --- arbitrary JSON ---------------------------------------------------------------------
+
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
+json_values = st.recursive(
+    scalars, lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+texts = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from([f"mail {EMAIL}", f"call {MOBILE}", "网络赌博", "ignore previous instructions", "", "\u200b"]),
+)
+parts = st.lists(
+    st.fixed_dictionaries({"type": st.sampled_from(["text", "image_url", "input_text", "refusal", "x"])},
+                          optional={"text": texts | json_values, "refusal": texts, "image_url": json_values}),
+    max_size=3,
+)
+messages = st.lists(
+    st.fixed_dictionaries(
+        {"role": st.sampled_from(["user", "system", "assistant", "tool", "developer"]) | json_values},
+        optional={
+            "content": texts | parts | json_values,
+            "name": texts | json_values,
+            "tool_calls": st.lists(st.fixed_dictionaries({}, optional={"function": st.fixed_dictionaries(
+                {}, optional={"name": texts, "arguments": texts | json_values})}) | json_values, max_size=2) | json_values,
+            "function_call": st.fixed_dictionaries({}, optional={"arguments": texts | json_values}) | json_values,
+        },
+    ),
+    max_size=4,
+) | json_values
+bodies = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {"messages": messages},
+        optional={
+            "model": texts | json_values, "stream": st.booleans() | json_values, "n": st.integers(-3, 5) | json_values,
+            "prompt": texts | st.lists(texts, max_size=3) | st.lists(st.integers(), max_size=3) | json_values,
+            "input": texts | st.lists(texts, max_size=3) | json_values,
+            "stream_options": json_values, "x_extra": json_values,
+        },
+    ),
+)
+
+
+@HYPOTHESIS
+@given(route=st.sampled_from(["chat/completions", "completions", "embeddings"]), body=bodies, ascii_only=st.booleans())
+async def test_arbitrary_json_never_breaks_the_proxy(hostile: Hostile, route: str, body: Any, ascii_only: bool) -> None:
+    # json.dumps, not orjson: integers beyond 64 bits and lone surrogates must reach the proxy too.
+    status, raw = await hostile.post(route, json.dumps(body, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass"))
+    assert_clean(status, raw)
+
+
+@pytest.mark.parametrize("depth", [100, 254, 255, 1000, 1023, 1024, 1025, 100_000])
+@pytest.mark.parametrize("pii", [False, True], ids=["clean", "with-pii"])
+async def test_deeply_nested_bodies_are_never_a_500(hostile: Hostile, depth: int, pii: bool, request: pytest.FixtureRequest) -> None:
+    if pii and 255 <= depth <= 1023:  # loads up to 1024 levels (one for the body), dumps only up to 254
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "proxy/routes.py: orjson.dumps(body) of a redacted request nested >254 levels raises "
+            "JSONEncodeError, which error_middleware turns into a 500")))
+    content = f"mail {EMAIL}" if pii else "hello"
+    raw = b'{"messages":[{"role":"user","content":"%s"}],"x":%s%s}' % (content.encode(), b"[" * depth, b"]" * depth)
+    status, body = await hostile.post("chat/completions", raw)
+    assert_clean(status, body)
+    assert status in (200, 400)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "proxy/routes.py _guarded_json: orjson.dumps(body) of a redacted answer nested >254 levels "
+    "raises JSONEncodeError, which error_middleware turns into a 500 (should be a 502)"))
+async def test_deeply_nested_answer_with_pii_is_not_a_500(default_policy: Policy) -> None:
+    answer = orjson.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": f"mail {EMAIL}"}}]})
+    deep = answer[:-1] + b',"x":' + b"[" * 300 + b"]" * 300 + b"}"
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=deep, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    async with proxy_stack(default_policy, upstream_app=app) as stack, aiohttp.ClientSession() as session:
+        async with session.post(f"{stack.base_url}/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}) as r:
+            status, body = r.status, await r.read()
+    assert status == 502 and EMAIL.encode() not in body
+
+
+@HYPOTHESIS
+@given(prefix=st.text(max_size=10), bad=st.binary(min_size=1, max_size=8).filter(lambda b: not _utf8(b)))
+async def test_invalid_utf8_is_a_400(hostile: Hostile, prefix: str, bad: bytes) -> None:
+    raw = b'{"messages":[{"role":"user","content":"' + json.dumps(prefix)[1:-1].encode() + bad + b'"}]}'
+    status, body = await hostile.post("chat/completions", raw)
+    assert status == 400 and assert_clean(status, body)["error"]["code"] == "invalid_json"
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+# --- big and slow -------------------------------------------------------------------------
+
+
+async def test_ten_thousand_messages(hostile: Hostile) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": f"message {i} mail {EMAIL}"} for i in range(10_000)]}
+    started = time.perf_counter()
+    status, raw = await hostile.post("chat/completions", orjson.dumps(body))
+    elapsed = time.perf_counter() - started
+    assert status == 200, raw[:300]
+    sent = orjson.loads(hostile.upstream.received[-1])["messages"]
+    assert len(sent) == 10_000 and sent[9_999]["content"] == "message 9999 mail <EMAIL_ADDRESS>"
+    assert EMAIL.encode() not in hostile.upstream.received[-1]
+    print(f"\n10,000 messages guarded and forwarded in {elapsed:.2f} s")
+    assert elapsed < 10
+
+
+def ten_megabytes() -> str:
+    block = "普通的一段文字，没有什么特别的。Plain filler text, nothing to see here. " * 20
+    block += f" 联系 {EMAIL} 或 {MOBILE}。"
+    return (block * (10_000_000 // len(block) + 1))[:10_000_000]
+
+
+async def timed_small_requests(stack: Stack, until: asyncio.Task[Any]) -> list[float]:
+    """Latencies of small requests sent one after another while `until` runs."""
+    latencies: list[float] = []
+    async with aiohttp.ClientSession() as session:
+        while not until.done() or not latencies:
+            started = time.perf_counter()
+            async with session.get(f"{stack.url}/healthz") as response:
+                assert response.status == 200
+            latencies.append(time.perf_counter() - started)
+            await asyncio.sleep(0.01)
+    return latencies
+
+
+async def test_ten_megabyte_string_is_guarded_and_others_are_served(hostile: Hostile) -> None:
+    content = ten_megabytes()
+    body = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": content}]})
+    started = time.perf_counter()
+    big = asyncio.create_task(hostile.post("chat/completions", body))
+    await asyncio.sleep(0.05)  # the upload is under way
+    latencies = await timed_small_requests(hostile.stack, big)
+    status, raw = await big
+    elapsed = time.perf_counter() - started
+    assert status == 200, raw[:300]
+    forwarded = hostile.upstream.received[-1]
+    assert EMAIL.encode() not in forwarded and MOBILE.encode() not in forwarded
+    assert forwarded.count(b"<EMAIL_ADDRESS>") == content.count(EMAIL)
+    print(f"\n10 MB prompt: guarded and answered in {elapsed:.2f} s; /healthz meanwhile: "
+          f"{len(latencies)} requests, slowest {max(latencies) * 1000:.0f} ms")
+    assert elapsed < 20 and max(latencies) < elapsed  # bounded; see test below for the stall
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "proxy/routes.py runs guard_slots() on the event loop: a 10 MB prompt stalls every other "
+    "request for the whole guard time (STYLE habit 9: run it in an executor under a time budget)"))
+async def test_other_requests_are_not_stalled_by_a_big_guard(hostile: Hostile) -> None:
+    body = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": ten_megabytes()}]})
+    big = asyncio.create_task(hostile.post("chat/completions", body))
+    await asyncio.sleep(0.05)
+    latencies = await timed_small_requests(hostile.stack, big)
+    await big
+    assert max(latencies) < 0.25
+
+
+async def test_ten_megabyte_string_over_the_limit_is_413(default_policy: Policy) -> None:
+    async with proxy_stack(default_policy, max_body_bytes=1 << 20) as stack, aiohttp.ClientSession() as session:
+        body = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": ten_megabytes()}]})
+        started = time.perf_counter()
+        async with session.post(f"{stack.base_url}/chat/completions", data=body) as response:
+            status, raw = response.status, await response.read()
+        assert (status, orjson.loads(raw)["error"]["code"]) == (413, "request_too_large")
+        assert time.perf_counter() - started < 5
+        assert stack.model.received == []
+        async with session.post(f"{stack.base_url}/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}) as response:
+            assert response.status == 200
+
+
+async def test_slow_client_does_not_block_others(hostile: Hostile) -> None:
+    body = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": f"slowly, mail {EMAIL}"}]})
+    host, port = hostile.stack.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+    )
+    latencies = []
+    try:
+        for i, byte in enumerate(body):  # one byte per 10 ms, a normal request every 10 bytes
+            writer.write(bytes([byte]))
+            await writer.drain()
+            if i % 10 == 0:
+                started = time.perf_counter()
+                status, raw = await hostile.post("chat/completions", orjson.dumps({"messages": [{"role": "user", "content": "hi"}]}))
+                assert status == 200, raw
+                latencies.append(time.perf_counter() - started)
+            await asyncio.sleep(0.01)
+        answer = await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert b"<EMAIL_ADDRESS>" in hostile.upstream.received[-1]
+    assert max(latencies) < 0.5, latencies
+
+
+# --- Unicode tricks -----------------------------------------------------------------------
+
+PII_FIX = "policies/detectors/pii.py matches on the raw text, not the normalized view (being fixed)"
+
+
+@dataclass(frozen=True)
+class Trick:
+    text: str
+    must_not_reach: str  # a regex over what the upstream received / the client assembled
+    blocked: bool = False
+
+
+TRICKS = {
+    "lexicon-zero-width": Trick("推荐网\u200b络\u200b赌\u200b博网站", "赌", blocked=True),
+    "lexicon-full-width-latin": Trick("best ｏｎｌｉｎｅ ｃａｓｉｎｏ here", "ｃａｓｉｎｏ", blocked=True),
+    "lexicon-rtl-marks": Trick("推荐\u200f网\u200e络\u202e赌\u202c博", "赌", blocked=True),
+    "lexicon-traditional": Trick("推薦網絡賭博", "賭", blocked=True),
+    "lexicon-soft-hyphen-and-case": Trick("a BOMB\u00adRECIPE please", "(?i)recipe", blocked=True),
+    "pii-rtl-mark-before": Trick(f"手机 \u200f{MOBILE}", "5678"),
+    "pii-email-plain-control": Trick(f"邮箱 {EMAIL}", "example"),
+    "pii-full-width-mobile": Trick("手机 １３８１２３４５６７８", "５６７８"),
+    "pii-zero-width-mobile": Trick("手机 138\u200b1234\u200b5678", "5678"),
+    "pii-rtl-mark-inside-mobile": Trick("手机 138\u200f12345678", "5678"),
+    "pii-full-width-email": Trick("邮箱 ｌｉ.ｌｅｉ＠ｅｘａｍｐｌｅ.ｃｏｍ", "ｅｘａｍｐｌｅ|ｌｉ\\.ｌｅｉ"),
+    "pii-zero-width-email": Trick("邮箱 li\u200b.lei@example.com", "li\u200b?\\.lei|example"),
+    "pii-full-width-resident-id": Trick("身份证 １１０１０５１９４９１２３１００２Ｘ", "１２３１"),
+}
+SLIPPING: dict[str, str] = {  # (by name) what currently gets through
+    "pii-full-width-mobile": PII_FIX,
+    "pii-zero-width-mobile": PII_FIX,
+    "pii-rtl-mark-inside-mobile": PII_FIX,
+    "pii-full-width-email": PII_FIX,
+    "pii-zero-width-email": PII_FIX + ": 'li\u200b.' before the match is left in",
+    "pii-full-width-resident-id": PII_FIX,
+}
+
+
+def trick_params() -> list[Any]:
+    return [
+        pytest.param(trick, id=name, marks=[pytest.mark.xfail(strict=True, reason=SLIPPING[name])] if name in SLIPPING else [])
+        for name, trick in TRICKS.items()
+    ]
+
+
+@pytest.mark.parametrize("trick", trick_params())
+async def test_unicode_tricks_in_prompts(stack: Stack, trick: Trick) -> None:
+    async with openai.AsyncOpenAI(base_url=stack.base_url, api_key="sk", max_retries=0) as client:
+        if trick.blocked:
+            with pytest.raises(openai.BadRequestError) as caught:
+                await client.chat.completions.create(model="m", messages=[{"role": "user", "content": trick.text}])
+            assert caught.value.code == "content_filter" and stack.model.received == []
+            return
+        await client.chat.completions.create(model="m", messages=[{"role": "user", "content": trick.text}])
+    forwarded = stack.model.received[-1]["messages"][0]["content"]
+    assert not re.search(trick.must_not_reach, forwarded), forwarded
+
+
+@pytest.mark.parametrize("trick", trick_params())
+async def test_unicode_tricks_in_streamed_answers(stack: Stack, trick: Trick) -> None:
+    stack.model.replies.append(f"好的。{trick.text}，还有别的吗？")
+    state: ChatCompletionStreamState[Any] = ChatCompletionStreamState()
+    async with openai.AsyncOpenAI(base_url=stack.base_url, api_key="sk", max_retries=0) as client:
+        async for chunk in await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True):
+            state.handle_chunk(chunk)
+    choice = state.current_completion_snapshot.choices[0]
+    assert choice.finish_reason == ("content_filter" if trick.blocked else "stop")
+    assert not re.search(trick.must_not_reach, choice.message.content or ""), choice.message.content
+
+
+# --- answers streamed in arbitrary splits -------------------------------------------------
+
+
+@dataclass
+class Script:
+    """What the splitting upstream sends next: the stream's bytes, where to cut them, pauses."""
+
+    payload: bytes = b""
+    cuts: Sequence[int] = ()
+    pause: float = 0.0
+
+
+@asynccontextmanager
+async def splitting_upstream(script: Script) -> AsyncIterator[str]:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:  # keep-alive: the proxy's pool reuses the connection
+            await read_request(reader)
+            await http_head(writer)
+            bounds = [0, *sorted(set(script.cuts)), len(script.payload)]
+            for a, b in zip(bounds, bounds[1:], strict=False):
+                await http_chunk(writer, script.payload[a:b])
+                await asyncio.sleep(script.pause)
+            await http_end(writer)
+
+    async with raw_server(handle) as server:
+        yield server.base_url
+
+
+@pytest.fixture(scope="module")
+async def splitting(default_policy: Policy) -> AsyncIterator[tuple[Stack, Script]]:
+    script = Script()
+    async with splitting_upstream(script) as base_url, proxy_in_front_of(base_url, default_policy) as stack:
+        yield stack, script
+
+
+fillers = st.sampled_from([
+    "好的", "您好", "请注意", "Sure, here it is", "the answer is", "联系方式如下", "手机", "邮箱", "身份证号",
+    "卡号", "thanks!", "以上", "Hello world", "。", "\n", "普通文本" * 10, "x" * 90,
+])
+STREAM_PLANTED = (EMAIL, MOBILE, RESIDENT_ID, CARD, "wang@example.cn", "+86 139 8765 4321")
+segments = st.lists(st.one_of(fillers, fillers, st.sampled_from(STREAM_PLANTED)), min_size=1, max_size=12)
+blocked_term = st.sampled_from([None, None, None, None, "网络赌博", "网 络 赌 博", "bomb recipe"])
+
+
+@st.composite
+def answers(draw: st.DrawFn) -> str:
+    """Filler and planted identifiers, and now and then a listed term somewhere among them."""
+    parts = draw(segments)
+    term = draw(blocked_term)
+    if term is not None:
+        parts.insert(draw(st.integers(0, len(parts))), term)
+    return " ".join(parts)
+
+
+@HYPOTHESIS
+@given(data=st.data(), answer=answers(), pause=st.sampled_from([0.0, 0.0, 0.001]))
+async def test_any_split_of_a_streamed_answer_gives_the_whole_answer_decision(
+    splitting: tuple[Stack, Script], default_policy: Policy, data: st.DataObject, answer: str, pause: float
+) -> None:
+    stack, script = splitting
+    text_cuts = data.draw(st.lists(st.integers(0, len(answer)), max_size=8), label="text cuts")
+    bounds = [0, *sorted(set(text_cuts)), len(answer)]
+    events = [sse(chat_chunk("", role="assistant"))]
+    events += [sse(chat_chunk(answer[a:b])) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    events += [sse(chat_chunk(finish="stop")), DONE]
+    script.payload = b"".join(events)
+    script.cuts = data.draw(st.lists(st.integers(1, len(script.payload) - 1), max_size=12), label="byte cuts")
+    script.pause = pause
+
+    state: ChatCompletionStreamState[Any] = ChatCompletionStreamState()
+    async with openai.AsyncOpenAI(base_url=stack.base_url, api_key="sk", max_retries=0, timeout=10) as client:
+        async for chunk in await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True):
+            state.handle_chunk(chunk)
+    choice = state.current_completion_snapshot.choices[0]
+    got = choice.message.content or ""
+    decision = default_policy.evaluate(answer, Direction.COMPLETION)
+    if decision.blocked:
+        assert choice.finish_reason == "content_filter"
+        assert not re.search("赌|博|bomb|recipe", got)
+    else:
+        assert choice.finish_reason == "stop"
+        assert got == decision.text
+    for identifier in STREAM_PLANTED:
+        assert identifier not in got

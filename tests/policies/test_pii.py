@@ -1,0 +1,235 @@
+"""The PII detector: evasions seen through the light view, context words, deferral, windows,
+and the same findings as Presidio's recognizers run on the whole text."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.detectors.cn_checksums import luhn_check_digit
+from policies.detectors.pii import (
+    FORMAT_CHARS_ALLOWANCE,
+    ContextWords,
+    PiiDetector,
+    RecognizerSlot,
+    default_slots,
+)
+from policies.engine import Policy
+from policies.findings import Direction, Finding
+from policies.normalize import light_view
+from policies.streaming import StreamScanner
+
+SLOTS = default_slots()
+DETECTOR = PiiDetector("pii", SLOTS, score_threshold=0.5)
+UNIONPAY = "622202123456789" + luhn_check_digit("622202123456789")
+
+# (kind, text before, the identifier as written, text after): the finding must cover exactly
+# the identifier as written, invisible characters inside it included.
+EVASIONS: list[tuple[str, str, str, str]] = [
+    ("CN_MOBILE", "手机", "１３８１２３４５６７８", "，谢谢"),  # full-width digits
+    ("CN_MOBILE", "手机", "138\u200b1234\u200b5678", ""),  # zero-width spaces
+    ("CN_MOBILE", "call ", "1\u200c3\u200d8\u20601\u200b2345678", " now"),  # ZWNJ, ZWJ, word joiner
+    ("CN_MOBILE", "手机 ", "138\u200e1234\u200f5678", ""),  # LRM / RLM
+    ("CN_MOBILE", "手机\u202e", "13812345678", "\u202c。"),  # bidi override around: not part of it
+    ("CN_MOBILE", "手机", "138\u00ad1234\u00ad5678", ""),  # soft hyphens
+    ("CN_MOBILE", "手机", "１３８－１２３４－５６７８", ""),  # full-width hyphens
+    ("CN_MOBILE", "手机", "138\u00a01234\u30005678", ""),  # no-break and ideographic spaces
+    ("CN_MOBILE", "手机", "\U0001d7cf\U0001d7d1\U0001d7d6\U0001d7cf\U0001d7d0\U0001d7d1\U0001d7d2"
+                        "\U0001d7d3\U0001d7d4\U0001d7d5\U0001d7d6", ""),  # math bold 𝟏𝟑𝟖...
+    ("CN_RESIDENT_ID", "身份证", "１１０１０５１９４９１２３１００２Ｘ", ""),
+    ("CN_RESIDENT_ID", "身份证 ", "110105\u200b19491231\u200b002X", "。"),
+    ("CN_RESIDENT_ID", "ID ", "11010519491231\u2066002X", "\u2069"),  # bidi isolate opened inside
+    ("CN_RESIDENT_ID", "身份证", "1101０５19491231００2X", "号"),  # mixed widths
+    ("EMAIL_ADDRESS", "邮箱 ", "li.lei＠example.com", ""),
+    ("EMAIL_ADDRESS", "邮箱：", "ｌｉ．ｌｅｉ＠ｅｘａｍｐｌｅ．ｃｏｍ", "。"),
+    ("EMAIL_ADDRESS", "mail ", "li.lei@example\u200b.com", " today"),
+    ("EMAIL_ADDRESS", "mail ", "li\u00ad.lei@exa\u200dmple.com", ""),
+    ("CREDIT_CARD", "visa ", "４１１１ １１１１ １１１１ １１１１", ""),
+    ("CREDIT_CARD", "visa ", "4111\u200b1111\u200b1111\u200b1111", ""),
+    ("CREDIT_CARD", "visa ", "4111\u30001111\u30001111\u30001111", "."),
+    ("CREDIT_CARD", "visa ", "\U0001d7d2\U0001d7cf\U0001d7cf\U0001d7cf 1111 1111 1111", ""),
+]
+
+
+def spans(findings: list[Finding]) -> set[tuple[str, int, int]]:
+    return {(f.kind, f.start, f.end) for f in findings}
+
+
+@pytest.mark.parametrize(("kind", "before", "written", "after"), EVASIONS)
+def test_evasions_are_found_with_their_original_span(kind: str, before: str, written: str, after: str) -> None:
+    text = before + written + after
+    found = spans(DETECTOR.detect(text))
+    assert (kind, len(before), len(before) + len(written)) in found, found
+
+
+@pytest.mark.parametrize(("kind", "before", "written", "after"), EVASIONS)
+def test_evasions_are_redacted_whole(default_policy: Policy, kind: str, before: str, written: str, after: str) -> None:
+    decision = default_policy.evaluate(before + written + after, Direction.PROMPT)
+    assert decision.text == f"{before}<{kind}>{after}"
+
+
+@pytest.mark.parametrize(("kind", "before", "written", "after"), [e for e in EVASIONS if not light_view(e[2]).identity])
+def test_evasions_split_anywhere_in_a_stream_equal_the_whole_text(
+    default_policy: Policy, kind: str, before: str, written: str, after: str
+) -> None:
+    """Deleted characters make a span longer than its view: the declared bound allows for them."""
+    text = before + written + after
+    assert len(written) <= DETECTOR.max_chars_for(frozenset({kind}))
+    whole = default_policy.evaluate(text, Direction.COMPLETION).text
+    for cut in range(len(text) + 1):
+        scanner = StreamScanner(default_policy, Direction.COMPLETION)
+        released = scanner.feed(text[:cut]).text + scanner.feed(text[cut:]).text + scanner.flush().text
+        assert released == whole, cut
+
+
+def test_lone_surrogates_are_read_as_replacement_characters() -> None:
+    text = "\ud800 手机13812345678"
+    assert spans(DETECTOR.detect(text)) == {("CN_MOBILE", 4, 15)}
+
+
+def test_clean_text_is_not_touched_by_the_view() -> None:
+    text = "我们下周三在上海开会，讨论 the roadmap（路线图）！电话 13812345678"
+    assert light_view(text).identity and light_view(text).text == text
+    start = text.index("138")
+    assert spans(DETECTOR.detect(text)) == {("CN_MOBILE", start, start + 11)}
+
+
+# --- context words ------------------------------------------------------------------------
+
+# (text, kind, score expected; None: not reported at the 0.5 threshold)
+CONTEXT: list[tuple[str, str, float | None]] = [
+    ("(212) 555-0198", "PHONE_NUMBER", None),  # base 0.4
+    ("phone (212) 555-0198", "PHONE_NUMBER", 0.75),
+    ("Cell: (212) 555-0198", "PHONE_NUMBER", 0.75),
+    ("phones (212) 555-0198", "PHONE_NUMBER", 0.75),  # a plural is still the word
+    ("excellent (212) 555-0198", "PHONE_NUMBER", None),  # `cell` inside a word
+    ("recall (212) 555-0198", "PHONE_NUMBER", None),  # `call` inside a word
+    ("call(212) 555-0198", "PHONE_NUMBER", 0.75),  # right before the match
+    ("phone" + " " * 30 + "(212) 555-0198", "PHONE_NUMBER", None),  # beyond context_window
+    ("ship 10.0.0.1", "IP_ADDRESS", 0.6),  # `ip` inside a word
+    ("my IP 10.0.0.1", "IP_ADDRESS", 0.95),
+    ("cc 4111 1111 1111 1111", "CREDIT_CARD", 1.0),  # Presidio's `cc ` with its space stripped
+    ("手机13812345678", "CN_MOBILE", 1.0),  # Chinese words: the recognizer's own, by substring
+    ("号码13812345678", "CN_MOBILE", 0.6),
+]
+
+
+@pytest.mark.parametrize(("text", "kind", "score"), CONTEXT)
+def test_context_words_raise_scores(text: str, kind: str, score: float | None) -> None:
+    scores = [f.score for f in DETECTOR.detect(text) if f.kind == kind]
+    assert scores == ([] if score is None else [pytest.approx(score)])
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("我的电话是", True),  # Chinese: anywhere in the window
+        ("电话号码：", True),
+        ("hotel ", False),
+        ("tel:", True),
+        ("TEL ", True),
+        ("tels ", True),
+        ("tell ", False),
+        ("motel tel", True),
+        ("_tel ", True),  # `_` is not a letter or digit
+    ],
+)
+def test_context_words_chinese_by_substring_latin_by_word(text: str, found: bool) -> None:
+    words = ContextWords(["电话", "tel"])
+    assert words.before(text + "X", len(text), 24) is found
+
+
+def test_a_latin_word_cut_by_the_window_is_not_a_word() -> None:
+    text = "hotel 13812345678"
+    # The window (4 characters) starts at `tel`, but `tel` is the end of `hotel`.
+    assert not ContextWords(["tel"]).before(text, 6, 4)
+    assert ContextWords(["tel"]).before("a tel 13812345678", 6, 4)
+
+
+# --- deferral and windows -------------------------------------------------------------------
+
+
+def test_phone_number_defers_to_cn_mobile() -> None:
+    phone_only = PiiDetector("pii", [s for s in SLOTS if s.entity == "PHONE_NUMBER"], 0.0)
+    for text in ("手机 13812345678", "call +86 138 1234 5678"):
+        assert "PHONE_NUMBER" in {f.kind for f in phone_only.detect(text)}
+        assert {f.kind for f in DETECTOR.detect(text)} == {"CN_MOBILE"}
+
+
+def test_credit_card_defers_to_cn_bank_card() -> None:
+    assert {f.kind for f in DETECTOR.detect(f"银行卡 {UNIONPAY}")} == {"CN_BANK_CARD"}
+
+
+def test_windows_find_everything_in_a_long_text() -> None:
+    filler = "这是一段很长的说明文字，without anything personal in it. " * 40
+    parts = [filler, "手机13812345678", filler, "mail li.lei@example.com", filler, "身份证11010519491231002X"]
+    text = "".join(parts)
+    found = {(f.kind, text[f.start : f.end]) for f in DETECTOR.detect(text)}
+    assert found == {
+        ("CN_MOBILE", "13812345678"),
+        ("EMAIL_ADDRESS", "li.lei@example.com"),
+        ("URL", "example.com"),  # Presidio's URL recognizer also reads the domain
+        ("CN_RESIDENT_ID", "11010519491231002X"),
+    }
+
+
+def test_adjacent_candidates_share_a_window() -> None:
+    text = "手机13812345678、13912345678，13712345678"
+    assert [text[f.start : f.end] for f in DETECTOR.detect(text)] == ["13812345678", "13912345678", "13712345678"]
+
+
+# --- the same findings as each recognizer on the whole text ---------------------------------
+
+EVERY_KIND = [
+    "身份证11010519491231002X，手机13812345678，座机010-65529988",
+    f"银行卡号{UNIONPAY} 统一社会信用代码：91350100M000100Y43。",
+    "护照号码E12345678，往来港澳通行证C12345678，香港身份证号A123456(3)，车牌号京A12345",
+    "mail li.lei@example.com, call my phone (212) 555-0198 or visit https://example.com/a?b=1",
+    "visa 4111 1111 1111 1111, iban GB82 WEST 1234 5698 7654 32, ip 192.168.10.20 and fe80::1",
+    "btc wallet 1BoatSLRHtKNngkdXEeobR76b53LETtpyT and ssn 536-90-4399",
+    "联系：13812345678 / +86 139 1234 5678 / (0755) 8765-4321 / 6222 0212 3456 7890 128",
+    "Two cards 4111111111111111 and 5500 0000 0000 0004; mails a@b.cn, x.y@z.example.org",
+    "手机１３８１２３４５６７８，邮箱 li.lei＠example.com，身份证 110105\u200b19491231\u200b002X",
+    "phone 13812345678 phone (212) 555-0198 card 4111 1111 1111 1111 ssn 536-90-4399",
+]
+
+
+def whole_text_findings(slots: list[RecognizerSlot], text: str, threshold: float, window: int) -> set[tuple[str, int, int, float]]:
+    """Each recognizer on the whole (light view of the) text, in slot order, with the slot's
+    context boost and deferral, but no prefilter and no windows."""
+    view = light_view(text)
+    found: list[tuple[str, int, int, float]] = []
+    for slot in slots:
+        if slot.regex_flags is not None:
+            results = slot.recognizer.analyze(view.text, [slot.entity], None, slot.regex_flags)
+        else:
+            results = slot.recognizer.analyze(view.text, [slot.entity], None)
+        covered = [(s, e) for _, s, e, _ in found] if slot.defer_to_earlier else []
+        context = ContextWords(slot.context)
+        for result in results:
+            if any(s <= result.start and result.end <= e for s, e in covered):
+                continue
+            score = context.boost(float(result.score), view.text, result.start, window)
+            if score >= threshold:
+                found.append((result.entity_type, result.start, result.end, score))
+    return {(kind, *view.original_span(start, end), score) for kind, start, end, score in found}
+
+
+def test_every_entity_kind_is_in_the_equivalence_table() -> None:
+    kinds = {f.kind for text in EVERY_KIND for f in DETECTOR.detect(text)}
+    assert kinds == {slot.entity for slot in SLOTS}
+
+
+@pytest.mark.parametrize("text", EVERY_KIND)
+def test_prefilter_and_windows_find_what_whole_text_recognizers_find(text: str) -> None:
+    ours = {(f.kind, f.start, f.end, f.score) for f in DETECTOR.detect(text)}
+    assert ours == whole_text_findings(SLOTS, text, 0.5, DETECTOR.context_window)
+
+
+# --- bounds ---------------------------------------------------------------------------------
+
+
+def test_max_chars_for_kinds() -> None:
+    assert DETECTOR.max_chars_for(None) == DETECTOR.max_match_chars == 256 + FORMAT_CHARS_ALLOWANCE
+    assert DETECTOR.max_chars_for(frozenset({"CN_MOBILE"})) == 19 + FORMAT_CHARS_ALLOWANCE
+    assert DETECTOR.max_chars_for(frozenset({"CN_MOBILE", "EMAIL_ADDRESS"})) == 80 + FORMAT_CHARS_ALLOWANCE
+    assert DETECTOR.max_chars_for(frozenset({"KEYWORD"})) == 0
