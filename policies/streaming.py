@@ -1,8 +1,10 @@
 """Incremental guarding of streamed text: `StreamScanner.feed(delta)` and `flush()`.
 
 A scanner holds back only the trailing characters that a redacting or blocking detector could
-still be matching (`Policy.hold_back_chars`), and releases everything before them at once,
-already redacted. It rescans a bounded window each time: a little released context (for word
+still be matching, and releases everything before them at once, already redacted. A detector
+that can tell where a match may still be in progress says so with `hold_from(text)` (the
+keyword detector: the longest tail that is a prefix of a term); for others the scanner holds
+their longest match minus one (`Policy.hold_back_chars` is the bound over all of them). It rescans a bounded window each time: a little released context (for word
 boundaries and context words), plus the unreleased tail. So a match split across any chunk
 boundary is found, and the released text equals the non-streamed decision on the whole text
 for every match no longer than its detector's declared `max_match_chars`.
@@ -10,9 +12,11 @@ for every match no longer than its detector's declared `max_match_chars`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from policies.actions import Hit, redact_spans
+from policies.detectors.base import Detector
 from policies.engine import Policy
 from policies.findings import Action, Direction
 
@@ -52,6 +56,7 @@ class StreamScanner:
         self.hold_back_chars = policy.hold_back_chars(direction)
         self.max_pending_chars = policy.spec.stream.max_pending_chars
         self._active = bool(policy.stages(direction))
+        self._holds = [_hold_rule(stage.detector) for stage in policy.stages(direction) if stage.changes_text]
         self._context = ""
         self._pending = ""
         self.blocked = False
@@ -68,7 +73,7 @@ class StreamScanner:
             self.released_chars += len(delta)
             return Release(delta)
         self._pending += delta
-        if len(self._pending) <= self.hold_back_chars:
+        if not self._holds and len(self._pending) <= self.hold_back_chars:
             return _NOTHING
         return self._release(final=False)
 
@@ -83,7 +88,7 @@ class StreamScanner:
         window = self._context + self._pending
         hits, failed, timings = self.policy.detect(window, self.direction)
         live = [hit for hit in hits if hit.finding.end > ctx]
-        cut = len(window) if final else max(ctx, len(window) - self.hold_back_chars)
+        cut = len(window) if final else max(ctx, min((hold(window) for hold in self._holds), default=len(window)))
         cut = _settle_cut(live, cut, ctx)
         settled = [hit for hit in live if hit.finding.end <= cut]
         action = self.policy.decide(settled, failed)
@@ -102,6 +107,16 @@ class StreamScanner:
             self.blocked = True
             return Release("", reported, matched, blocked=True, overflow=True, timings=tuple(timings))
         return Release(text, reported, matched, failed=tuple(failed), timings=tuple(timings))
+
+
+def _hold_rule(detector: Detector) -> Callable[[str], int]:
+    """Where a detector needs the text held from: its own `hold_from` if it knows (a keyword
+    prefix, an identifier still being written), else a fixed window of its longest match."""
+    hold_from: Callable[[str], int] | None = getattr(detector, "hold_from", None)
+    if hold_from is not None:
+        return hold_from
+    window = detector.max_match_chars - 1
+    return lambda text: len(text) - window
 
 
 def _settle_cut(hits: list[Hit], cut: int, floor: int) -> int:

@@ -42,7 +42,7 @@ import ahocorasick
 
 from policies.findings import Finding
 from policies.lexicon import MAX_TERM_CHARS, Term
-from policies.normalize import OffsetMap, fold, is_latin_word_char, visible_separator_count
+from policies.normalize import OffsetMap, fold, fold_with_offsets, is_latin_word_char, visible_separator_count
 
 KIND = "KEYWORD"
 INVISIBLE_PER_GAP = 2
@@ -99,8 +99,27 @@ class KeywordDetector:
         if not self._empty:
             self._automaton.make_automaton()
         self.term_count: int = sum(self._counts.values())
+        self._longest_key = longest
         # At least 1 even when empty, so a policy's hold-back (max_match_chars - 1) is never < 0.
         self.max_match_chars: int = max(1, longest + (longest - 1) * (max_gap + INVISIBLE_PER_GAP))
+
+    def hold_from(self, text: str) -> int:
+        """Where a term (or allow phrase) that is not complete yet could begin, for streaming.
+
+        The answer is the start of the longest tail of `text` whose folded form is a prefix of
+        some key: only from there on can later characters still make (or unmake) a hit. Text
+        before it may be released. At most `max_match_chars - 1` characters are held.
+        """
+        floor = max(0, len(text) - (self.max_match_chars - 1))
+        if self._empty or floor >= len(text):
+            return len(text)
+        folded, origin = fold_with_offsets(text[floor:])
+        for k in range(max(0, len(folded) - self._longest_key), len(folded)):
+            suffix = folded[k:]
+            encoded = suffix if suffix.isascii() else suffix.encode("utf-8").decode("latin-1")
+            if self._automaton.match(encoded):
+                return floor + origin[k]
+        return len(text)
 
     def counts_by_category(self) -> dict[str, int]:
         """Distinct folded terms per category (a term in two categories counts in both)."""

@@ -1,0 +1,49 @@
+"""Where an identifier may still be being written at the end of a text (for streaming).
+
+Every entity the PII detector knows is written with ASCII letters and digits, a few
+punctuation marks, full-width forms of those, and spaces or dashes between digit groups; a
+licence plate also starts with one province character. So the only tail of a text that a
+later chunk can turn into (or extend) a match is the trailing run of such characters. Text
+before that run can be released; prose ending in Chinese characters holds back nothing.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+_PUNCTUATION = frozenset("@._%+-:/?#=&~()[]'!$*,;·")
+_GROUP_SEPARATORS = frozenset(" -\u3000")
+_PLATE_PROVINCES = frozenset("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼")
+
+
+def _identifier_char(ch: str) -> bool:
+    if ch.isascii():
+        return ch.isalnum() or ch in _PUNCTUATION
+    return "\uff01" <= ch <= "\uff5e" or ch in _PUNCTUATION or unicodedata.category(ch) == "Cf"
+
+
+def _digitish(ch: str) -> bool:
+    return ch.isdigit() or ch in "()+"
+
+
+def trailing_identifier_start(text: str, limit: int) -> int:
+    """Start of the trailing identifier run of `text`, looking back at most `limit` characters.
+
+    A space or dash belongs to the run only between digit groups (`138 1234 5678`), or at the
+    very end after a digit (the next group may follow).
+    """
+    end = len(text)
+    lowest = max(0, end - limit)
+    i = end
+    while i > lowest:
+        ch = text[i - 1]
+        if _identifier_char(ch):
+            i -= 1
+            continue
+        if ch in _GROUP_SEPARATORS and i >= 2 and _digitish(text[i - 2]) and (i == end or _digitish(text[i])):
+            i -= 1
+            continue
+        break
+    if i > lowest and i < end and text[i - 1] in _PLATE_PROVINCES and text[i].isalpha():
+        i -= 1
+    return i
