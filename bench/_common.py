@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -65,7 +66,9 @@ def print_header(title: str) -> None:
     command = " ".join(shlex.quote(a) for a in [os.path.relpath(PYTHON, REPO), *sys.argv])
     print(f"# {title}\n")
     print(f"Command (from the repository root): `{command}`\n")
-    print(f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M')}\n")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M')}, "
+          f"load average at start {load} (other work on the machine shows up as noise, mostly in p99)\n")
 
 
 def profile_table(run: Callable[[], object], top: int = 12, sort: str = "own", skip: Sequence[str] = ()) -> str:
@@ -75,10 +78,14 @@ def profile_table(run: Callable[[], object], top: int = 12, sort: str = "own", s
 
     profiler = cProfile.Profile()
     profiler.runcall(run)
-    stats = pstats.Stats(profiler)
-    total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
+    return stats_table(pstats.Stats(profiler), top, sort, skip)
+
+
+def stats_table(stats: Any, top: int = 12, sort: str = "own", skip: Sequence[str] = ()) -> str:
+    """A Markdown table of a `pstats.Stats`: share of all profiled time, own and with callees."""
+    total = sum(row[2] for row in stats.stats.values())
     rows = []
-    for (path, line, func), (_, calls, own, cum, _) in stats.stats.items():  # type: ignore[attr-defined]
+    for (path, line, func), (_, calls, own, cum, _) in stats.stats.items():
         if any(s in path or s in func for s in skip):
             continue
         where = f"{os.path.relpath(path, REPO) if path.startswith('/') else path}:{line}"
@@ -274,8 +281,8 @@ def start_proxy(group: Servers, name: str, upstream: Server, policy: Path, worke
                 profile_to: Path | None = None) -> Server:
     port = free_port()
     argv = proxy_argv(upstream, port, policy, workers)
-    if profile_to is not None:  # the same command under cProfile (written when it exits on SIGTERM)
-        argv = [PYTHON, "-m", "cProfile", "-o", str(profile_to), "-m", "proxy.cli", *argv[1:]]
+    if profile_to is not None:  # the same command under a cProfile that SIGUSR1 starts and stops
+        argv = [PYTHON, str(BENCH_DIR / "_profiled.py"), str(profile_to), *argv[1:]]
     return group.start(name, argv, port)
 
 
@@ -357,10 +364,15 @@ def _digits(rng: random.Random, n: int) -> str:
     return "".join(rng.choice("0123456789") for _ in range(n))
 
 
+#: Letters of generated e-mail addresses: no "z", which no generated text contains, so lexicon
+#: terms with a "z" can never match a benchmark text (see `write_lexicon`).
+EMAIL_LETTERS = "abcdefghijklmnopqrstuvwxy"
+
+
 def make_email(rng: random.Random) -> str:
-    user = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 8)))
+    user = "".join(rng.choice(EMAIL_LETTERS) for _ in range(rng.randint(3, 8)))
     if rng.random() < 0.5:
-        user += rng.choice((".", "_")) + "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(3))
+        user += rng.choice((".", "_")) + "".join(rng.choice(EMAIL_LETTERS) for _ in range(3))
     if rng.random() < 0.3:
         user += _digits(rng, 2)
     return f"{user}@{rng.choice(EMAIL_DOMAINS)}"
@@ -500,8 +512,10 @@ def make_samples(seed: int, count: int, size_bytes: int, with_pii: bool) -> list
 
 
 def text_chars() -> set[str]:
-    """Every character the text generator can emit outside planted values."""
-    return set("".join(ZH_WORDS) + "".join(EN_WORDS) + "，。. x")
+    """Every character the text generator can emit, in sentences, templates and values."""
+    templates = "".join(t for table in (ZH_TEMPLATES, EN_TEMPLATES) for group in table.values() for t in group)
+    values = EMAIL_LETTERS + "".join(EMAIL_DOMAINS) + "0123456789abcdef+-:.()@_ X"
+    return set("".join(ZH_WORDS) + "".join(EN_WORDS) + "，。. x" + templates + values.upper() + values)
 
 
 # --------------------------------------------------------------------------- lexicons and policies
@@ -513,17 +527,22 @@ def lexicon_categories() -> list[str]:
     return [c for c in CATEGORIES if c.startswith("A.")]
 
 
-def write_lexicon(path: Path, terms: int, seed: int = 7) -> Path:
-    """`terms` distinct lines `term<TAB>category`: 2-6 Chinese characters or 4-12 Latin letters.
+def write_lexicon(path: Path, terms: int, seed: int = 7, never_in_texts: bool = True) -> Path:
+    """`terms` distinct lines `term<TAB>category`: 2-6 Chinese characters (60%) or 4-12 Latin
+    letters (40%), categories in rotation over A.1.a-A.5.b.
 
-    Chinese terms use characters the text generator never emits (and whose fold is not one
-    it emits), Latin terms are never one of its English words, so benchmark texts have no
-    lexicon hits: scan cost is measured without any match-handling work.
+    Chinese terms use characters the text generator never emits (nor any that fold to one).
+    With `never_in_texts`, each Latin term also carries a "z", a letter no generated text has,
+    so no benchmark text ever hits the lexicon, not even across the gaps between words that
+    the fold joins ("our we" reads as "ourwe"): (a), (b), (c) then differ only in the scan.
+    Without it, Latin terms are uniformly random and short ones do match across such gaps.
     """
     from policies.normalize import fold
 
     rng = random.Random(f"lexicon-{seed}-{terms}")
     avoid = text_chars()
+    if never_in_texts and "z" in avoid:
+        raise AssertionError("the text generator emits 'z'; lexicon terms could match")
     han = [c for c in map(chr, range(0x4E00, 0x9FA6)) if fold(c) == c and c not in avoid]
     latin = "abcdefghijklmnopqrstuvwxyz"
     english = set(EN_WORDS)
@@ -534,7 +553,10 @@ def write_lexicon(path: Path, terms: int, seed: int = 7) -> Path:
         if rng.random() < 0.6:
             term = "".join(rng.choices(han, k=rng.randint(2, 6)))
         else:
-            term = "".join(rng.choices(latin, k=rng.randint(4, 12)))
+            letters = rng.choices(latin, k=rng.randint(4, 12))
+            if never_in_texts:
+                letters[rng.randrange(len(letters))] = "z"
+            term = "".join(letters)
             if term in english:
                 continue
         if term in seen:
@@ -601,17 +623,18 @@ def answer_chunks(seed: int = 11, chunks: int = 100, with_pii: bool = False) -> 
     return out
 
 
-def write_lexicon_in_child(path: Path, terms: int) -> float:
+def write_lexicon_in_child(path: Path, terms: int, never_in_texts: bool = True) -> float:
     """`write_lexicon` in a separate process; returns the seconds it took."""
     started = time.perf_counter()
-    subprocess.run([PYTHON, str(BENCH_DIR / "_common.py"), "write-lexicon", str(path), str(terms)],
-                   check=True, cwd=REPO)
+    subprocess.run([PYTHON, str(BENCH_DIR / "_common.py"), "write-lexicon", str(path), str(terms),
+                    *([] if never_in_texts else ["--unconstrained"])], check=True, cwd=REPO)
     return time.perf_counter() - started
 
 
 if __name__ == "__main__":  # `python bench/_common.py write-lexicon PATH TERMS`: in a child, so
     # the generator's garbage never lands in the heap of a process that measures RSS growth.
-    if len(sys.argv) == 4 and sys.argv[1] == "write-lexicon":
-        write_lexicon(Path(sys.argv[2]), int(sys.argv[3]))
+    sys.path.append(sys.path.pop(0))  # bench/http.py must not shadow the standard library
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "write-lexicon":
+        write_lexicon(Path(sys.argv[2]), int(sys.argv[3]), never_in_texts=sys.argv[4:] != ["--unconstrained"])
     else:
-        sys.exit("usage: _common.py write-lexicon PATH TERMS")
+        sys.exit("usage: _common.py write-lexicon PATH TERMS [--unconstrained]")

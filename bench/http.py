@@ -49,6 +49,7 @@ from _common import (
     start_bare_relay,
     start_mock,
     start_proxy,
+    stats_table,
     verdict,
     write_lexicon_in_child,
     write_policy,
@@ -148,6 +149,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1-second runs, fewer rows")
     parser.add_argument("--seconds", type=int, default=None, help="seconds per measurement (default 3, quick 1)")
     parser.add_argument("--client", choices=("auto", "wrk", "aiohttp"), default="auto")
+    parser.add_argument("--profile", action="store_true",
+                        help="also run the default + 10k proxy under cProfile, per workload at 32 connections")
     args = parser.parse_args()
     seconds = args.seconds or (1.0 if args.quick else 3.0)
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
@@ -245,6 +248,43 @@ def main() -> None:
         rows = [[*r[:3], r[3] + " (quick run)"] for r in rows]
     print("\n## Targets (proxy with the default pack + 10k terms, one worker)\n")
     print(markdown_table(["target", "goal", "measured", "verdict"], rows))
+    if args.profile:
+        for name, (body, stream) in workloads.items():
+            print(f"\n## Profile: proxy default + 10k, {name}, 32 connections (cProfile, own time)\n")
+            print(profile_proxy(workdir, policy_10k, bodies[name], body, stream, script, seconds, use_wrk))
+
+
+def profile_proxy(workdir: Path, policy: Path, body_file: Path, body: bytes, stream: bool, script: Path,
+                  seconds: float, use_wrk: bool) -> str:
+    """The proxy (one worker) under cProfile, switched on after a warm-up and off after the load."""
+    import pstats
+    import signal
+    import time
+
+    out = workdir / f"proxy-{body_file.stem}.prof"
+    with servers(workdir) as group:
+        mock = start_mock(group, "raw")
+        proxy = start_proxy(group, "proxy-profiled", mock, policy, profile_to=out)
+        url = f"http://127.0.0.1:{proxy.port}/v1/chat/completions"
+        run_client(url, body, workdir, 200, 8, 2.0, stream)
+        proxy.proc.send_signal(signal.SIGUSR1)
+        if use_wrk:
+            wrk_load(url, body_file, script, 32, seconds)
+        else:
+            client_load(url, body, workdir, 32, seconds, stream)
+        proxy.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 30
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    gc_info = json.loads(Path(str(out) + ".gc.json").read_text())
+    pauses = {int(k): v for k, v in gc_info["pauses"].items()}
+    total = sum(sum(v) for v in pauses.values())
+    gc_line = (f"Garbage collection while profiled: {total:.2f} s of {gc_info['cpu']:.2f} s CPU "
+               f"({total / gc_info['cpu']:.0%}); gen2: {len(pauses[2])} collections, "
+               f"max {max(pauses[2], default=0) * 1e3:.0f} ms, total {sum(pauses[2]):.2f} s; "
+               f"gen0+1: {len(pauses[0]) + len(pauses[1])} collections, {sum(pauses[0]) + sum(pauses[1]):.2f} s. "
+               "cProfile charges these pauses to whichever function allocated at the time.\n\n")
+    return gc_line + stats_table(pstats.Stats(str(out)), top=16)
 
 
 if __name__ == "__main__":

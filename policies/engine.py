@@ -65,11 +65,8 @@ class Stage:
         redact/block rules can take, less one. A rule narrowed to some `kinds` asks the
         detector for those kinds only (`max_chars_for`), so a stage that redacts `CN_MOBILE`
         need not wait as long as a URL could be."""
-        longest = max(
-            (_max_chars(self.detector, rule.kinds) for rule in self.rules
-             if rule.spec.action in (Action.REDACT, Action.BLOCK)),
-            default=0,
-        )
+        changing = [rule for rule in self.rules if rule.spec.action in (Action.REDACT, Action.BLOCK)]
+        longest = max((_max_chars(self.detector, rule.kinds) for rule in changing), default=0)
         return max(0, longest - 1)
 
 

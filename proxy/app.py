@@ -124,6 +124,7 @@ async def _reload_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _close_audit(app: web.Application) -> None:
     app[STATE].audit.close()
+    app[STATE].guard_executor.shutdown(wait=False, cancel_futures=True)
 
 
 def install_signal_handlers(app: web.Application, drain_seconds: float = 0.0) -> None:

@@ -33,10 +33,12 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--connect-timeout", type=float, default=5.0, help="seconds to connect upstream")
     p.add_argument("--read-timeout", type=float, default=300.0, help="seconds between upstream bytes")
     p.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024, help="larger requests get 413")
+    p.add_argument("--guard-timeout", type=float, default=10.0,
+                   help="seconds the guard may spend on one large request or answer before it is refused (503)")
     p.add_argument("--reload-interval", type=float, default=1.0,
                    help="seconds between checks of the policy files for changes (0: only SIGHUP)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="worker processes sharing the port (default: one per core)")
+    p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)) or 1,
+                   help="worker processes sharing the port (default: one per core this process may use)")
     p.add_argument("--shutdown-timeout", type=float, default=30.0,
                    help="on SIGTERM, seconds in-flight requests and streams may take to finish")
     p.add_argument("--drain-seconds", type=float, default=0.0,
@@ -90,7 +92,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
     keys = ClientKeys.load(args.client_keys) if args.client_keys else None
     return Settings(upstream=upstream, policy_path=args.config, demo=args.demo, max_body_bytes=args.max_body_bytes,
-                    reload_poll_seconds=args.reload_interval, audit=audit, client_keys=keys)
+                    reload_poll_seconds=args.reload_interval, audit=audit, client_keys=keys,
+                    guard_timeout_seconds=args.guard_timeout)
 
 
 def serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -127,7 +130,8 @@ def _serve_one(args: argparse.Namespace) -> int:
         where = "the built-in demo model" if args.demo else args.upstream
         print(f"guardrail-proxy on http://{args.host}:{args.port}/v1 in front of {where}", flush=True)
     web.run_app(app, host=args.host, port=args.port, print=None, access_log=None,
-                shutdown_timeout=args.shutdown_timeout, reuse_port=args.worker or None)
+                shutdown_timeout=args.shutdown_timeout, reuse_port=args.worker or None,
+                handler_cancellation=True)  # a client that leaves cancels its upstream request at once
     return 0
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from policies.engine import Policy
 from policies.findings import Action, Direction
+from proxy.errors import GuardUnavailable
 from proxy.openai import Route
 from proxy.state import ProxyState
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -26,6 +31,22 @@ class Flow:
     @property
     def audit_salt(self) -> bytes | None:
         return self.state.audit.config.salt if self.state.audit.enabled else None
+
+    async def run(self, size: int, direction: Direction, work: Callable[..., T], *args: Any) -> T:
+        """Run guard work: inline when the text is small (the common case, well under a
+        millisecond), else on the guard's thread pool under the time budget, so a 10 MB prompt
+        cannot stall every other request. Past the budget the request fails closed (503)."""
+        settings = self.state.settings
+        if size <= settings.guard_inline_chars:
+            return work(*args)
+        future = asyncio.get_running_loop().run_in_executor(self.state.guard_executor, work, *args)
+        try:
+            return await asyncio.wait_for(future, settings.guard_timeout_seconds)
+        except TimeoutError:
+            self.state.metrics.fail_closed.labels(str(direction), "guard_timeout").inc()
+            raise GuardUnavailable(
+                f"The guard could not finish within {settings.guard_timeout_seconds:g} s, so the text was not forwarded"
+            ) from None
 
     def audit(self, direction: Direction, action: Action, findings: list[dict[str, Any]]) -> bool:
         """Write the audit record; False when it failed and the configuration says fail closed."""

@@ -89,5 +89,5 @@ class Metrics:
             self.upstream_errors.labels(kind)
         for direction in ("prompt", "completion"):
             self.holdback_overflows.labels(direction)
-            for reason in ("detector_error", "stream_broken", "audit_unavailable"):
+            for reason in ("detector_error", "stream_broken", "audit_unavailable", "guard_timeout", "unreadable_body"):
                 self.fail_closed.labels(direction, reason)

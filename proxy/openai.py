@@ -121,6 +121,13 @@ def request_slots(route: Route, body: Any) -> list[TextSlot]:
     model = body.get("model")
     if model is not None and not isinstance(model, str):
         raise _bad("model", "expected a string")
+    # The proxy reads these two to decide how to relay the answer; an upstream that coerces
+    # ("stream": 1 or "true" is True to pydantic) would answer differently: refuse, as OpenAI does.
+    stream, n = body.get("stream"), body.get("n")
+    if stream is not None and not isinstance(stream, bool):
+        raise _bad("stream", "expected a boolean")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool)):
+        raise _bad("n", "expected an integer")
     if route is Route.CHAT:
         return chat_request_slots(body)
     if route is Route.COMPLETIONS:

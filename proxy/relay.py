@@ -21,8 +21,8 @@ from aiohttp import web
 from policies.engine import Policy
 from policies.findings import SEVERITY, Action, Direction
 from policies.streaming import Release, StreamScanner
-from proxy.errors import UpstreamUnavailable, error_body
 from proxy.audit import finding_record
+from proxy.errors import UpstreamUnavailable, error_body
 from proxy.flow import Flow
 from proxy.guarding import observe
 from proxy.openai import Route, stream_slots

@@ -51,7 +51,13 @@ def _guard_response(flow: Flow, body: Any) -> tuple[Action, bool, list[dict[str,
     audit: list[dict[str, Any]] = []
     blocked_choices: set[int] = set()
     by_choice: dict[int, list[Any]] = {}
-    for index, slot in response_slots(flow.route, body):
+    try:
+        located = response_slots(flow.route, body)
+    except UpstreamUnavailable:
+        flow.state.metrics.upstream_errors.labels("protocol").inc()
+        flow.state.metrics.fail_closed.labels("completion", "unreadable_body").inc()
+        raise
+    for index, slot in located:
         by_choice.setdefault(index, []).append(slot)
     for index, slots in by_choice.items():
         verdict = guard_slots(flow.policy, slots, Direction.COMPLETION, flow.state.metrics, flow.audit_salt)
@@ -89,14 +95,17 @@ async def guarded(request: web.Request, route: Route) -> web.StreamResponse:
     slots = request_slots(route, body)
     if isinstance(body.get("model"), str):
         request[MODEL] = flow.model = body["model"]
-    verdict = guard_slots(flow.policy, slots, Direction.PROMPT, state.metrics, flow.audit_salt)
+    size = sum(len(slot.text) for slot in slots)
+    verdict = await flow.run(size, Direction.PROMPT, guard_slots, flow.policy, slots, Direction.PROMPT,
+                             state.metrics, flow.audit_salt)
     if not flow.audit(Direction.PROMPT, verdict.action, verdict.audit):
         raise GuardUnavailable("The audit trail cannot be written, so the request was not forwarded")
     if verdict.blocked:
         return _blocked_prompt(route, verdict, flow.request_id)
     headers = _upstream_headers(request)
     headers["Content-Type"] = "application/json"
-    upstream_body = orjson.dumps(body) if verdict.changed else raw
+    upstream_body = _encode(body, BadRequest("The request is nested too deeply to rewrite", code="invalid_value"),
+                            flow, "prompt") if verdict.changed else raw
     upstream = await state.upstream.send("POST", str(route), headers, upstream_body)
     state.metrics.upstream_duration.labels(str(route)).observe(time.perf_counter() - started)
     out_headers = response_headers(upstream.headers, flow.request_id)
@@ -111,21 +120,34 @@ async def guarded(request: web.Request, route: Route) -> web.StreamResponse:
         return web.Response(status=upstream.status, body=data, headers=out_headers)
     if stream:  # asked for a stream, got JSON: guard it as JSON all the same
         out_headers["X-Guardrail-Stream"] = "buffered"
-    return _guarded_json(flow, data, out_headers, upstream.status)
+    return await _guarded_json(flow, data, out_headers, upstream.status)
 
 
-def _guarded_json(flow: Flow, data: bytes, headers: Any, status: int) -> web.Response:
+def _encode(body: Any, error: Exception, flow: Flow, direction: str) -> bytes:
+    """Re-encode a rewritten body; one orjson cannot write (too deep) is refused, not a 500."""
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        if direction == "completion":
+            flow.state.metrics.upstream_errors.labels("protocol").inc()
+        flow.state.metrics.fail_closed.labels(direction, "unreadable_body").inc()
+        raise error from None
+
+
+async def _guarded_json(flow: Flow, data: bytes, headers: Any, status: int) -> web.Response:
     try:
         body = orjson.loads(data)
     except orjson.JSONDecodeError:
         flow.state.metrics.upstream_errors.labels("protocol").inc()
         raise UpstreamUnavailable("The upstream returned a body that is not valid JSON") from None
-    action, changed, audit = _guard_response(flow, body)
+    action, changed, audit = await flow.run(len(data), Direction.COMPLETION, _guard_response, flow, body)
     if not flow.audit(Direction.COMPLETION, action, audit):
         raise GuardUnavailable("The audit trail cannot be written, so the answer was not returned")
     flow.state.learn_model(body.get("model") if isinstance(body, dict) else None)
     headers["X-Guardrail-Completion"] = str(action)
-    return web.Response(status=status, body=orjson.dumps(body) if changed else data, headers=headers)
+    out = _encode(body, UpstreamUnavailable("The upstream answer is nested too deeply to rewrite"), flow,
+                  "completion") if changed else data
+    return web.Response(status=status, body=out, headers=headers)
 
 
 def _upstream_headers(request: web.Request) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,8 @@ class Settings:
     reload_poll_seconds: float = 1.0
     audit: AuditConfig = AuditConfig()
     client_keys: ClientKeys | None = None
+    guard_inline_chars: int = 64 * 1024
+    guard_timeout_seconds: float = 10.0
 
 
 @dataclass
@@ -40,6 +43,9 @@ class ProxyState:
     audit: AuditLog
     ready: bool = True
     tenant_policies: dict[str, Policy] = field(default_factory=dict)
+    guard_executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="guard")
+    )
     _models: set[str] = field(default_factory=set)
 
     def policy_for(self, tenant: str | None) -> Policy:

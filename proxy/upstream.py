@@ -6,6 +6,7 @@ passed through by the caller. Hop-by-hop headers never cross the proxy in either
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ HOP_BY_HOP = frozenset(
 #: Headers the proxy recomputes: the body may have been rewritten or decompressed.
 _REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", "accept-encoding", "expect"}
 _RESPONSE_DROP = HOP_BY_HOP | {"content-length", "content-encoding", "date", "server"}
+#: aiohttp's `payload.TOO_LARGE_BYTES_BODY`: bigger request bodies are sent from a BytesIO.
+_BYTES_BODY_LIMIT = 1024 * 1024
 
 
 def request_headers(
@@ -90,7 +93,9 @@ class Upstream:
         """Send one request; the caller reads (or streams) and releases the response."""
         url = f"{self.base_url}/{path}" + (f"?{query}" if query else "")
         try:
-            return await self.session.request(method, url, headers=headers, data=body)
+            # aiohttp warns (ResourceWarning) about a bytes body over 1 MiB; a stream it is not.
+            data = io.BytesIO(body) if body is not None and len(body) > _BYTES_BODY_LIMIT else body
+            return await self.session.request(method, url, headers=headers, data=data)
         except aiohttp.ClientConnectorError as exc:
             self.metrics.upstream_errors.labels("refused").inc()
             raise UpstreamUnavailable(f"Cannot connect to the upstream model API: {exc.strerror or exc}") from None

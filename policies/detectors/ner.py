@@ -55,12 +55,16 @@ def load_model(reference: str, base_dir: Path) -> Any:
     if "/" in reference or "\\" in reference or reference.startswith("."):
         path = Path(reference) if Path(reference).is_absolute() else base_dir / reference
         if not (path / "config.cfg").is_file():
-            raise ValueError(f"spaCy model directory {str(path)!r} not found (no config.cfg); "
-                             "fix: save one with nlp.to_disk(), or name an installed package")
+            raise ValueError(
+                f"spaCy model directory {str(path)!r} not found (no config.cfg); "
+                "fix: save one with nlp.to_disk(), or name an installed package"
+            )
         source: str | Path = path
     elif not is_package(reference):
-        raise ValueError(f"spaCy model {reference!r} is not installed; fix: pip install {reference} "
-                         "(python -m spacy info lists installed models); models are never downloaded")
+        raise ValueError(
+            f"spaCy model {reference!r} is not installed; fix: pip install {reference} "
+            "(python -m spacy info lists installed models); models are never downloaded"
+        )
     else:
         source = reference
     try:
@@ -68,8 +72,10 @@ def load_model(reference: str, base_dir: Path) -> Any:
     except Exception as exc:  # spaCy raises many kinds (OSError, config errors, version checks)
         raise ValueError(f"cannot load spaCy model {reference!r}: {exc}") from None
     if _ENTITY_FACTORIES.isdisjoint(nlp.pipe_factories.values()):
-        raise ValueError(f"spaCy model {reference!r} has no ner or entity_ruler component (its pipeline: "
-                         f"{nlp.pipe_names}); fix: name a model that finds entities")
+        raise ValueError(
+            f"spaCy model {reference!r} has no ner or entity_ruler component (its pipeline: "
+            f"{nlp.pipe_names}); fix: name a model that finds entities"
+        )
     for pipe in _UNNEEDED_PIPES:
         if pipe in nlp.pipe_names:
             nlp.disable_pipe(pipe)
@@ -95,8 +101,10 @@ class NerDetector:
         if unknown:
             raise ValueError(f"unknown entities {unknown}; known: {sorted(ENTITIES)}")
         if score_threshold > NER_SCORE:
-            raise ValueError(f"score_threshold {score_threshold} would drop every entity: spaCy's NER "
-                             f"gives no confidence, so each scores {NER_SCORE}; fix: use {NER_SCORE} or less")
+            raise ValueError(
+                f"score_threshold {score_threshold} would drop every entity: spaCy's NER "
+                f"gives no confidence, so each scores {NER_SCORE}; fix: use {NER_SCORE} or less"
+            )
         self.name = name
         self.entities = tuple(entities)
         self.max_match_chars = max_chars

@@ -16,6 +16,7 @@ the prefilter's `re2.Set`, so a clean text (the common case) gets one RE2 pass, 
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from policies.detectors import cn_ids
+from policies.detectors.pii_hold import trailing_identifier_start
 from policies.findings import Finding
 from policies.normalize import LightView, light_fold_class, light_view
 
@@ -218,6 +220,34 @@ class PiiDetector:
         self.entities = tuple(s.entity for s in slots)
         self._max_chars = {s.entity: s.max_chars + FORMAT_CHARS_ALLOWANCE for s in slots}
         self.max_match_chars = max(self._max_chars.values(), default=1)
+        chinese = set(cn_ids.ENTITIES)
+        self._context_after = cn_ids.CONTEXT_CHARS if any(s.entity in chinese for s in slots) else 0
+
+    def hold_from(self, text: str) -> int:
+        """Where an identifier may still be in progress, for streaming: the trailing run of
+        identifier characters, or an earlier candidate close enough to the end that a context
+        word after it (which the Chinese recognizers weigh) may still arrive."""
+        end = len(text)
+        floor = max(0, end - (self.max_match_chars - 1))
+        start = trailing_identifier_start(text, end - floor)
+        if not self._context_after:
+            return max(floor, start)
+        near = max(0, end - self._context_after - self.max_match_chars)
+        tail = text[near:]
+        try:
+            hits = self._set.Match(tail) or ()
+        except UnicodeEncodeError:  # a lone surrogate: hold the whole bound rather than guess
+            return floor
+        for index in hits:
+            if index == self._fold_index:
+                continue
+            prefilter = self._filtered[index].prefilter
+            assert prefilter is not None
+            for match in prefilter.finditer(tail):
+                if near + match.end() > end - self._context_after:
+                    start = min(start, near + match.start())
+                    break
+        return max(floor, start)
 
     def max_chars_for(self, kinds: frozenset[str] | None) -> int:
         """Longest original span a finding of one of `kinds` (any kind when None) can cover."""
@@ -227,40 +257,38 @@ class PiiDetector:
 
     def detect(self, text: str) -> list[Finding]:
         view, hits = self._view(text)
-        source = view.text
+        source = text if view is None else view.text
         findings: list[Finding] = []
         for item in self._always:
             findings.extend(self._analyze(item, source, 0, source))
         for index in hits:
             item = self._filtered[index]
-            covered = [(f.start, f.end) for f in findings] if item.slot.defer_to_earlier else []
-            assert item.prefilter is not None
+            covered = Coverage(findings) if item.slot.defer_to_earlier else None
             for start, end in self._windows(item.prefilter, source, item.slot.margin, covered):
                 findings.extend(self._analyze(item, source[start:end], start, source))
-        if not view.identity:
-            findings = [replace(f, start=s, end=e) for f in findings for s, e in [view.original_span(f.start, f.end)]]
-        return _dedupe(findings)
+        return _dedupe(findings if view is None or view.identity else _in_original(findings, view))
 
-    def _view(self, text: str) -> tuple[LightView, list[int]]:
-        """The light view of `text` and the prefilters that fire on it, sorted (the slots'
-        order, which deferral relies on). A text the fold leaves alone takes one RE2 pass."""
+    def _view(self, text: str) -> tuple[LightView | None, list[int]]:
+        """The light view of `text` (None: the text itself) and the prefilters that fire on it,
+        sorted (the slots' order, which deferral relies on). A text the fold leaves alone, the
+        common case, takes one RE2 pass and no allocation."""
         try:
             hits = self._set.Match(text) or []
         except UnicodeEncodeError:  # a lone surrogate: RE2 takes UTF-8 only; the view has U+FFFD
             hits = [self._fold_index]
         if self._fold_index not in hits:
-            return LightView(text, text), sorted(hits)
+            return None, sorted(hits)
         view = light_view(text)
         return view, sorted(i for i in self._set.Match(view.text) or () if i != self._fold_index)
 
     @staticmethod
     def _windows(
-        prefilter: re2._Regexp, text: str, margin: int, covered: list[tuple[int, int]]
+        prefilter: re2._Regexp, text: str, margin: int, covered: Coverage | None
     ) -> Iterable[tuple[int, int]]:
         """Candidate windows, widened by `margin` either side and merged; covered ones skipped."""
         window_start = window_end = -1
         for match in prefilter.finditer(text):
-            if any(s <= match.start() and match.end() <= e for s, e in covered):
+            if covered is not None and covered.contains(match.start(), match.end()):
                 continue
             start, end = max(0, match.start() - margin), min(len(text), match.end() + margin)
             if start <= window_end:
@@ -289,6 +317,34 @@ class PiiDetector:
                             f"{self.name}.{result.entity_type}")
                 )
         return findings
+
+
+class Coverage:
+    """The union of earlier findings' spans, for an O(log n) "already found here?" check
+    (a linear scan per candidate made a text dense with identifiers quadratic)."""
+
+    def __init__(self, findings: Iterable[Finding]) -> None:
+        merged: list[list[int]] = []
+        for start, end in sorted((f.start, f.end) for f in findings):
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        self._starts = [span[0] for span in merged]
+        self._ends = [span[1] for span in merged]
+
+    def contains(self, start: int, end: int) -> bool:
+        i = bisect.bisect_right(self._starts, start) - 1
+        return i >= 0 and end <= self._ends[i]
+
+
+def _in_original(findings: list[Finding], view: LightView) -> list[Finding]:
+    """Findings on the view, as spans of the original (deleted characters inside included)."""
+    mapped = []
+    for finding in findings:
+        start, end = view.original_span(finding.start, finding.end)
+        mapped.append(replace(finding, start=start, end=end))
+    return mapped
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

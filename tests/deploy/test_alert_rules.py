@@ -30,7 +30,11 @@ EXPECTED_ALERTS = {
     "GuardrailFailClosed",
     "GuardrailPolicyReloadFailed",
     "GuardrailDown",
+    "GuardrailAuditWriteFailures",
 }
+# `page` is what the audit alert asks for: a request refused (or served unrecorded) is worse
+# than a warning.
+SEVERITIES = {"warning", "critical"}
 
 
 def alert_rules() -> dict[str, dict[str, Any]]:
@@ -73,7 +77,7 @@ def test_every_expected_alert_is_defined() -> None:
 def test_alert_has_for_severity_annotations_and_runbook(name: str) -> None:
     rule = alert_rules()[name]
     assert rule.get("for"), f"{name} has no `for:`"
-    assert rule["labels"]["severity"] in {"warning", "critical"}
+    assert rule["labels"]["severity"] in SEVERITIES
     annotations = rule["annotations"]
     for key in ("summary", "description", "runbook"):
         assert annotations.get(key), f"{name} lacks annotation {key}"
@@ -105,6 +109,12 @@ def test_alert_uses_only_metrics_and_labels_the_proxy_exports(name: str) -> None
     assert referenced_labels(expr) <= known_labels(), expr
 
 
+def test_audit_write_failures_page_on_any_increase_over_5m() -> None:
+    rule = alert_rules()["GuardrailAuditWriteFailures"]
+    assert rule["labels"]["severity"] == "critical"
+    assert "increase(guardrail_audit_write_failures_total[5m])) > 0" in rule["expr"]
+
+
 def test_alert_job_matches_compose_scrape_job_and_k8s_service() -> None:
     """up{job=...} only matches if Compose's job_name and the k8s Service name (the
     ServiceMonitor's job label) are the same string."""
@@ -130,9 +140,10 @@ def test_rules_evaluate_healthy_on_real_prometheus(live: LiveStack) -> None:
 
 
 def test_event_alerts_select_real_scraped_series(live: LiveStack) -> None:
-    """The exporter's fail-closed and reload-failure counters appear already at 3 (as a
-    proxy's do on their first event), so the two event alerts' expressions must select them
-    now; and the dead target makes GuardrailDown's expression select it."""
+    """The exporter's fail-closed, reload-failure and audit-failure counters appear already at 3
+    (as a proxy's do on their first event, or before its first scrape), so the three event
+    alerts' expressions must select them now; and the dead target makes GuardrailDown's
+    expression select it."""
     rules = alert_rules()
     fail_closed = live.prometheus.query(rules["GuardrailFailClosed"]["expr"])
     assert {r["metric"]["direction"] for r in fail_closed} == {"prompt", "completion"}
@@ -140,3 +151,5 @@ def test_event_alerts_select_real_scraped_series(live: LiveStack) -> None:
     assert [r["metric"]["instance"] for r in reload_failed] == [live.exporter]
     down = live.prometheus.query(rules["GuardrailDown"]["expr"])
     assert [r["metric"]["instance"] for r in down] == [live.dead_target]
+    audit = live.prometheus.query(rules["GuardrailAuditWriteFailures"]["expr"])
+    assert [r["metric"]["instance"] for r in audit] == [live.exporter]

@@ -94,6 +94,7 @@ def test_every_panel_has_a_query_on_the_datasource_variable() -> None:
     "topic",
     [
         "request rate by status",
+        "requests by tenant",
         "request latency p50 / p99",
         "guard latency p99 by detector",
         "decisions by action",
@@ -110,6 +111,14 @@ def test_every_panel_has_a_query_on_the_datasource_variable() -> None:
 def test_dashboard_has_panel(topic: str) -> None:
     titles = [p["title"].lower() for p in query_panels()]
     assert any(t.startswith(topic) for t in titles), f"no panel for {topic!r} in {titles}"
+
+
+def test_requests_by_tenant_groups_by_the_tenant_label() -> None:
+    (panel,) = [p for p in query_panels() if p["title"] == "Requests by tenant"]
+    (target,) = panel["targets"]
+    assert target["expr"].startswith("sum by (tenant) (rate(guardrail_requests_total{")
+    assert target["legendFormat"] == "{{tenant}}"
+    assert "tenant" in metric_families()["guardrail_requests"].labels
 
 
 def test_top_rules_uses_topk() -> None:

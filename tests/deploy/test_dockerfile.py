@@ -150,3 +150,28 @@ def test_package_ships_the_default_pack_the_image_links() -> None:
     data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]
     assert "packs/*.yaml" in data["policies"]
     assert (ROOT / "policies" / "packs" / "default.yaml").is_file()
+
+
+def test_audit_directory_exists_and_belongs_to_the_runtime_user() -> None:
+    """--audit-path /var/log/guardrail/audit.jsonl: the directory is in the image, owned by the
+    non-root USER, so a new named volume mounted there copies a writable directory."""
+    user = the("USER")
+    uid, _, gid = user.partition(":")
+    runs = " ".join(a for o, a in final_stage() if o == "RUN")
+    made = re.search(r"install --directory --owner=(\d+) --group=(\d+) --mode=(0[0-7]{3}) /var/log/guardrail\b", runs)
+    assert made, "the final stage must create /var/log/guardrail"
+    assert (made.group(1), made.group(2)) == (uid, gid or uid)
+    mode = int(made.group(3), 8)
+    assert mode & 0o700 == 0o700 and mode & 0o007 == 0, "owner-writable, not world-readable"
+    # Created before USER switches away from root (install needs root to chown).
+    steps = final_stage()
+    made_at = next(i for i, (o, a) in enumerate(steps) if o == "RUN" and "/var/log/guardrail" in a)
+    assert made_at < steps.index(("USER", user))
+
+
+def test_documented_mount_points_for_keys_and_audit() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert re.search(r"^#.*/etc/guardrail-keys/", text, flags=re.MULTILINE)
+    assert re.search(r"^#.*/var/log/guardrail/", text, flags=re.MULTILINE)
+    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    assert "/etc/guardrail-keys/keys.yaml" in readme and "/var/log/guardrail" in readme

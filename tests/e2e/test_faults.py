@@ -291,11 +291,6 @@ async def test_upstream_json_of_the_wrong_shape_is_502_and_never_forwarded(defau
         await probe.assert_still_serving()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="proxy/routes.py counts only invalid JSON as kind=protocol: a response_slots() failure in "
-    "_guard_response (wrong shape) raises UpstreamUnavailable uncounted",
-)
 async def test_upstream_json_of_the_wrong_shape_is_counted(default_policy: Policy) -> None:
     async with behind_proxy(returning(WRONG_SHAPES["content-a-number"]), default_policy) as probe:
         before = await scrape(probe.stack.url)
@@ -376,10 +371,9 @@ async def test_chunk_with_an_error_key_and_choices_is_guarded_like_any_chunk(def
     """Only a chunk that is *just* an error passes unguarded; one with choices is model text."""
     text = f"mail {EMAIL} or call {MOBILE}, " * 4
     upstream = stream_of(HELLO, sse({**chat_chunk(text), "error": None}), sse(chat_chunk(finish="stop")), DONE)
-    async with behind_proxy(upstream, default_policy) as probe:
-        async with sdk(probe.stack) as client:
-            stream = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
-            got = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    async with behind_proxy(upstream, default_policy) as probe, sdk(probe.stack) as client:
+        stream = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
+        got = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
     assert got == "Hello, " + default_policy.evaluate(text, Direction.COMPLETION).text
 
 

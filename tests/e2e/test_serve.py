@@ -64,18 +64,26 @@ async def chat(session: aiohttp.ClientSession, url: str, text: str, stream: bool
         return await response.read()
 
 
+async def worker_pids(session: aiohttp.ClientSession, url: str) -> set[str]:
+    async with session.get(f"{url}/metrics") as response:
+        text = await response.text()
+    return {line.split('pid="')[1].split('"')[0] for line in text.splitlines() if line.startswith("guardrail_policy_terms")}
+
+
 async def test_two_workers_report_summed_metrics(tmp_path: Path) -> None:
     with proxy_process("--demo", "--workers", "2", tmp_path=tmp_path) as (proc, url):
         await wait_ready(url, proc)
         async with aiohttp.ClientSession() as session:
+            deadline = time.monotonic() + 60  # the second worker may still be loading its policy
+            while len(await worker_pids(session, url)) < 2:
+                assert time.monotonic() < deadline, "both workers should report"
+                await asyncio.sleep(0.2)
             for _ in range(20):  # new connections, spread over both workers by the kernel
                 async with aiohttp.ClientSession() as fresh:
                     await chat(fresh, url, "mail a@b.com")
             async with session.get(f"{url}/metrics") as response:
                 text = await response.text()
         assert 'guardrail_requests_total{model="demo-echo",route="chat/completions",status="200",tenant="-"} 20.0' in text
-        pids = {line.split('pid="')[1].split('"')[0] for line in text.splitlines() if line.startswith("guardrail_policy_terms")}
-        assert len(pids) == 2, "both workers should report"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
 

@@ -8,6 +8,7 @@ own stream accumulation (`ChatCompletionStreamState`), against the non-streamed 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -123,7 +124,7 @@ async def test_parallel_tool_call_arguments_are_redacted_across_pieces(default_p
              for i in range(2)]
     events = [chunk(role="assistant", content=None, tool_calls=[first[0]]), chunk(tool_calls=[first[1]])]
     cuts = [0, 9, 14, 19, 27, 200]  # through the middle of both identifiers
-    for a, b in zip(cuts, cuts[1:], strict=False):
+    for a, b in itertools.pairwise(cuts):
         for call in range(2):
             events.append(chunk(tool_calls=[{"index": call, "function": {"arguments": args[call][a:b]}}]))
     events += [chunk(finish="tool_calls"), DONE]

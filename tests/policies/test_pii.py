@@ -33,8 +33,13 @@ EVASIONS: list[tuple[str, str, str, str]] = [
     ("CN_MOBILE", "手机", "138\u00ad1234\u00ad5678", ""),  # soft hyphens
     ("CN_MOBILE", "手机", "１３８－１２３４－５６７８", ""),  # full-width hyphens
     ("CN_MOBILE", "手机", "138\u00a01234\u30005678", ""),  # no-break and ideographic spaces
-    ("CN_MOBILE", "手机", "\U0001d7cf\U0001d7d1\U0001d7d6\U0001d7cf\U0001d7d0\U0001d7d1\U0001d7d2"
-                        "\U0001d7d3\U0001d7d4\U0001d7d5\U0001d7d6", ""),  # math bold 𝟏𝟑𝟖...
+    (
+        "CN_MOBILE",
+        "手机",
+        "\U0001d7cf\U0001d7d1\U0001d7d6\U0001d7cf\U0001d7d0\U0001d7d1\U0001d7d2"
+        "\U0001d7d3\U0001d7d4\U0001d7d5\U0001d7d6",
+        "",
+    ),  # math bold 𝟏𝟑𝟖...
     ("CN_RESIDENT_ID", "身份证", "１１０１０５１９４９１２３１００２Ｘ", ""),
     ("CN_RESIDENT_ID", "身份证 ", "110105\u200b19491231\u200b002X", "。"),
     ("CN_RESIDENT_ID", "ID ", "11010519491231\u2066002X", "\u2069"),  # bidi isolate opened inside
@@ -193,7 +198,9 @@ EVERY_KIND = [
 ]
 
 
-def whole_text_findings(slots: list[RecognizerSlot], text: str, threshold: float, window: int) -> set[tuple[str, int, int, float]]:
+def whole_text_findings(
+    slots: list[RecognizerSlot], text: str, threshold: float, window: int
+) -> set[tuple[str, int, int, float]]:
     """Each recognizer on the whole (light view of the) text, in slot order, with the slot's
     context boost and deferral, but no prefilter and no windows."""
     view = light_view(text)
