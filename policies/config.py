@@ -85,6 +85,10 @@ class RuleSpec(_Model):
 class StreamSpec(_Model):
     # `default=` by keyword: type checkers only see a default given that way.
     max_pending_chars: int = Field(default=4096, ge=64, le=1_000_000)
+    # What a stream does when more than `max_pending_chars` wait (a sentence-scoped detector saw no
+    # sentence end): stop it with content_filter (fail closed), or release all but the
+    # detectors' longest match. Either way it is counted in guardrail_holdback_overflows_total.
+    on_overflow: Literal["block", "release"] = "block"
 
 
 class PolicySpec(_Model):

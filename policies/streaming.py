@@ -90,6 +90,12 @@ class StreamScanner:
         live = [hit for hit in hits if hit.finding.end > ctx]
         cut = len(window) if final else max(ctx, min((hold(window) for hold in self._holds), default=len(window)))
         cut = _settle_cut(live, cut, ctx)
+        overflow = len(window) - cut > self.max_pending_chars
+        if overflow:  # a sentence-scoped detector saw no sentence end in time
+            if self.policy.spec.stream.on_overflow == "block":
+                self.blocked = True
+                return Release("", blocked=True, overflow=True, timings=tuple(timings))
+            cut = _settle_cut(live, max(cut, len(window) - self.hold_back_chars), ctx)
         settled = [hit for hit in live if hit.finding.end <= cut]
         action = self.policy.decide(settled, failed)
         origin = self.released_chars - ctx  # stream offset of window[0]: hits are reported in it
@@ -103,10 +109,7 @@ class StreamScanner:
         self._context = window[max(0, cut - CONTEXT_CHARS) : cut]
         self._pending = window[cut:]
         self.released_chars += cut - ctx
-        if len(self._pending) > self.max_pending_chars:
-            self.blocked = True
-            return Release("", reported, matched, blocked=True, overflow=True, timings=tuple(timings))
-        return Release(text, reported, matched, failed=tuple(failed), timings=tuple(timings))
+        return Release(text, reported, matched, overflow=overflow, failed=tuple(failed), timings=tuple(timings))
 
 
 def _hold_rule(detector: Detector) -> Callable[[str], int]:

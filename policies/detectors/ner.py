@@ -112,6 +112,12 @@ class NerDetector:
         self._nlp = nlp
         self._lock = threading.Lock()
 
+    def hold_from(self, text: str) -> int:
+        """For streaming, release whole sentences only: an entity is recognized from the words
+        around it, so everything after the last sentence end is held back. The scanner bounds
+        what may pile up (`stream.max_pending_chars`, then `stream.on_overflow`)."""
+        return last_sentence_end(text)
+
     def max_chars_for(self, kinds: frozenset[str] | None) -> int:
         """The sentence bound, for any of this detector's entities."""
         return self.max_match_chars if kinds is None or not kinds.isdisjoint(self.entities) else 0
@@ -136,6 +142,23 @@ class NerDetector:
         for ent in ents:
             if ent.label_ in self._labels and 0 < ent.end_char - ent.start_char <= self.max_match_chars:
                 yield ent.start_char + offset, ent.end_char + offset, ent.label_
+
+
+#: Sentence ends: CJK ones and line breaks always; ASCII ones when whitespace follows
+#: (so "3.14" or "e.g.x" do not end a sentence).
+_CJK_SENTENCE_ENDS = "。！？；…\n"
+_ASCII_SENTENCE_ENDS = ".!?;"
+
+
+def last_sentence_end(text: str) -> int:
+    """Index just after the last sentence end in `text` (0 when there is none)."""
+    for i in range(len(text) - 1, -1, -1):
+        ch = text[i]
+        if ch in _CJK_SENTENCE_ENDS:
+            return i + 1
+        if ch in _ASCII_SENTENCE_ENDS and i + 1 < len(text) and text[i + 1].isspace():
+            return i + 1
+    return 0
 
 
 def _chunks(text: str, size: int, overlap: int) -> Iterator[tuple[int, str]]:

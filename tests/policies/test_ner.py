@@ -122,3 +122,42 @@ def test_a_pipeline_without_an_entity_recognizer_is_refused(tmp_path: Path) -> N
     spacy.blank("en").to_disk(tmp_path / "empty")
     with pytest.raises(ValueError, match="no ner or entity_ruler"):
         load_model("./empty", tmp_path)
+
+
+STREAM_TEXTS = [
+    "Li Lei flew from Pudong Airport to Shanghai. Then Han Meimei climbed Mount Tai! Done.",
+    "李雷住在上海。他很好。",
+]
+
+
+@pytest.mark.parametrize("text", STREAM_TEXTS)
+def test_streams_release_whole_sentences_equal_to_the_whole_text(models: Path, text: str) -> None:
+    from policies.streaming import StreamScanner
+
+    lang = "zh" if "李" in text else "en"
+    policy = load_policy(write_policy(models, f"{{type: ner, model: ./nlp_{lang}}}"))
+    whole = policy.evaluate(text, Direction.COMPLETION).text
+    for cut in range(len(text) + 1):
+        scanner = StreamScanner(policy, Direction.COMPLETION)
+        first = scanner.feed(text[:cut])
+        out = first.text + scanner.feed(text[cut:]).text + scanner.flush().text
+        assert out == whole, cut
+        first_end = min(i for i, ch in enumerate(text) if ch in ".!。")
+        if cut <= first_end:  # no sentence is complete yet: nothing may be released
+            assert first.text == ""
+
+
+@pytest.mark.parametrize(("on_overflow", "blocked"), [("block", True), ("release", False)])
+def test_no_sentence_end_in_time_overflows_by_policy(models: Path, on_overflow: str, blocked: bool) -> None:
+    from policies.streaming import StreamScanner
+
+    path = write_policy(models, "{type: ner, model: ./nlp_en, max_chars: 64}")
+    path.write_text(path.read_text(encoding="utf-8") + f"stream: {{max_pending_chars: 100, on_overflow: {on_overflow}}}\n",
+                    encoding="utf-8")
+    policy = load_policy(path)
+    scanner = StreamScanner(policy, Direction.COMPLETION)
+    releases = [scanner.feed("word ") for _ in range(40)]  # 200 characters, no sentence end
+    assert any(r.overflow for r in releases)
+    assert scanner.blocked is blocked
+    if not blocked:
+        assert sum(len(r.text) for r in releases) > 0 and scanner.pending_chars <= 100
