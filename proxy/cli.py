@@ -153,7 +153,7 @@ def check(args: argparse.Namespace) -> int:
         for stage in policy.stages(direction):
             for rule in stage.rules:
                 print(f"  {direction} rule {rule.spec.id}: {stage.name} -> {rule.spec.action}")
-        print(f"  {direction} stream hold-back: {policy.hold_back_chars(direction)} chars")
+        print(f"  {direction} stream hold-back: at most {policy.hold_back_chars(direction)} chars")
     print(f"  lexicon terms: {sum(counts.values())}")
     for category in sorted(counts):
         print(f"    {category}: {counts[category]}")

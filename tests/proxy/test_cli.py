@@ -1,0 +1,61 @@
+"""`guardrail-proxy check` and `scan`, as a user runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+CLI = [sys.executable, "-m", "proxy.cli"]
+
+
+def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def test_check_summarises_the_default_pack() -> None:
+    out = run("check", "policies/packs/default.yaml")
+    assert out.returncode == 0, out.stderr
+    assert "policy default version" in out.stdout
+    assert "prompt rule block-secrets: secrets -> block" in out.stdout
+    assert "completion stream hold-back: at most" in out.stdout
+    assert "A.1.h: 2" in out.stdout
+    assert "keyword library: 6 terms in all, the standard asks for at least 10000" in out.stdout
+
+
+def test_check_names_the_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "p.yaml"
+    bad.write_text("name: p\nversion: '1'\ndetectors: {}\nprompt: [{id: r, detector: ghost, action: block}]\n")
+    out = run("check", str(bad))
+    assert out.returncode == 2
+    assert str(bad) in out.stderr and "ghost" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_scan_jsonl_gives_one_decision_per_line() -> None:
+    lines = [{"text": "call 13812345678"}, {"text": "nothing here"}, {"text": "网络赌博"}]
+    out = run("scan", "--jsonl", "--direction", "prompt", stdin="".join(orjson.dumps(x).decode() + "\n" for x in lines))
+    assert out.returncode == 0, out.stderr
+    decisions = [orjson.loads(line) for line in out.stdout.splitlines()]
+    assert [d["action"] for d in decisions] == ["redact", "allow", "block"]
+    assert decisions[0]["text"] == "call <CN_MOBILE>"
+    finding = decisions[0]["findings"][0]
+    assert finding["kind"] == "CN_MOBILE" and finding["category"] == "pii" and finding["rule"] == "redact-pii"
+    assert (finding["start"], finding["end"]) == (5, 16) and 0 < finding["score"] <= 1
+    assert decisions[2]["findings"][0]["category"] == "A.1.h"
+
+
+def test_scan_plain_text_from_a_file(tmp_path: Path) -> None:
+    text = tmp_path / "in.txt"
+    text.write_text("护照号 E12345678，邮箱 a@b.cn", encoding="utf-8")
+    out = run("scan", str(text))
+    assert out.returncode == 0, out.stderr
+    assert "action: redact" in out.stdout and "<EMAIL_ADDRESS>" in out.stdout and "a@b.cn" not in out.stdout
+
+
+@pytest.mark.parametrize("bad", ["not json\n", '{"no_text": 1}\n'])
+def test_scan_bad_jsonl_names_the_line(bad: str) -> None:
+    out = run("scan", "--jsonl", stdin='{"text": "ok"}\n' + bad)
+    assert out.returncode == 2 and "input line 2" in out.stderr
