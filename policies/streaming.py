@@ -4,7 +4,8 @@ A scanner holds back only the trailing characters that a redacting or blocking d
 still be matching, and releases everything before them at once, already redacted. A detector
 that can tell where a match may still be in progress says so with `hold_from(text)` (the
 keyword detector: the longest tail that is a prefix of a term); for others the scanner holds
-their longest match minus one (`Policy.hold_back_chars` is the bound over all of them). It rescans a bounded window each time: a little released context (for word
+their longest match minus one (`Policy.hold_back_chars` is the bound over all of them).
+It rescans a bounded window each time: a little released context (for word
 boundaries and context words), plus the unreleased tail. So a match split across any chunk
 boundary is found, and the released text equals the non-streamed decision on the whole text
 for every match no longer than its detector's declared `max_match_chars`.

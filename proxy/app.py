@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import re
+import signal
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 

@@ -178,7 +178,7 @@ def _scan_lines(source: TextIO, jsonl: bool) -> list[str]:
 
 
 def scan(args: argparse.Namespace) -> int:
-    from proxy.guarding import describe
+    from proxy.audit import describe
 
     try:
         policy = load_policy(args.config)

@@ -109,11 +109,12 @@ async def completions(request: web.Request) -> web.StreamResponse:
     if not body.get("stream"):
         choice = {"index": 0, "text": reply, "logprobs": None, "finish_reason": "stop"}
         return web.json_response({**base, "object": "text_completion", "choices": [choice], "usage": usage})
+    texts = [(piece, None) for piece in _pieces(reply)] + [("", "stop")]
     events = [
-        {**base, "object": "text_completion", "choices": [{"index": 0, "text": piece, "logprobs": None, "finish_reason": None}]}
-        for piece in _pieces(reply)
+        {**base, "object": "text_completion",
+         "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}]}
+        for text, finish in texts
     ]
-    events.append({**base, "object": "text_completion", "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": "stop"}]})
     return await _stream(request, events, base, "text_completion", usage, body)
 
 
@@ -132,12 +133,17 @@ async def _stream(
     return response
 
 
+def _vector(text: str) -> list[float]:
+    """A deterministic 8-dimensional stand-in embedding."""
+    return [b / 255 for b in hashlib.sha256(text.encode()).digest()[:8]]
+
+
 async def embeddings(request: web.Request) -> web.Response:
     body = await _body(request)
     inputs = body.get("input")
     texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
     data = [
-        {"object": "embedding", "index": i, "embedding": [b / 255 for b in hashlib.sha256(str(t).encode()).digest()[:8]]}
+        {"object": "embedding", "index": i, "embedding": _vector(str(t))}
         for i, t in enumerate(texts)
     ]
     tokens = sum(len(str(t).split()) for t in texts)

@@ -19,7 +19,8 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         self.requests = Counter(
-            "guardrail_requests", "Requests handled, by route, model, HTTP status and tenant ('-' without client keys).",
+            "guardrail_requests",
+            "Requests handled, by route, model, HTTP status and tenant ('-' without client keys).",
             ["route", "model", "status", "tenant"], registry=r,
         )
         self.request_duration = Histogram(

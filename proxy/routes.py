@@ -14,10 +14,10 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from policies.findings import SEVERITY, Action, Direction
 from proxy.audit import client_id
 from proxy.errors import BadRequest, GuardUnavailable, NotFound, UpstreamUnavailable, error_response
+from proxy.flow import Flow
 from proxy.guarding import SlotsVerdict, guard_slots
 from proxy.openai import Route, request_slots, response_slots
 from proxy.relay import relay_stream
-from proxy.flow import Flow
 from proxy.state import MODEL, REQUEST_ID, STATE, TENANT
 from proxy.upstream import request_headers, response_headers
 
@@ -200,7 +200,7 @@ async def metrics(request: web.Request) -> web.Response:
     registry = request.app[STATE].metrics.registry
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # several workers: report the sum over all
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     response = web.Response(body=generate_latest(registry))
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response

@@ -28,7 +28,7 @@ class Settings:
     max_body_bytes: int = 16 * 1024 * 1024
     max_response_bytes: int = 64 * 1024 * 1024
     reload_poll_seconds: float = 1.0
-    audit: AuditConfig = AuditConfig()
+    audit: AuditConfig = field(default_factory=AuditConfig)
     client_keys: ClientKeys | None = None
     guard_inline_chars: int = 64 * 1024
     guard_timeout_seconds: float = 10.0

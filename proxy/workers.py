@@ -92,4 +92,4 @@ class Supervisor:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(pid, self.metrics_dir)
+        multiprocess.mark_process_dead(pid, self.metrics_dir)  # type: ignore[no-untyped-call]

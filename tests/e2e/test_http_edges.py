@@ -108,10 +108,12 @@ async def test_upstream_key_replaces_client_authorization(default_policy: Policy
 
     app = web.Application()
     app.router.add_get("/v1/models", upstream)
-    async with proxy_stack(default_policy, upstream_app=app, upstream={"api_key": "sk-upstream"}) as stack:
-        async with aiohttp.ClientSession() as session, session.get(
-            f"{stack.base_url}/models", headers={"Authorization": "Bearer sk-client"}) as response:
-            assert response.status == 200
+    async with (
+        proxy_stack(default_policy, upstream_app=app, upstream={"api_key": "sk-upstream"}) as stack,
+        aiohttp.ClientSession() as session,
+        session.get(f"{stack.base_url}/models", headers={"Authorization": "Bearer sk-client"}) as response,
+    ):
+        assert response.status == 200
     assert auth == ["Bearer sk-upstream"]
 
 

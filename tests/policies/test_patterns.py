@@ -1,5 +1,4 @@
 # Chinese test text uses full-width punctuation on purpose.
-# ruff: noqa: RUF001
 """PatternDetector and the shipped pattern packs.
 
 Fake credentials are assembled from pieces at run time, so this file never holds a string

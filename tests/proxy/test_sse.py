@@ -103,7 +103,7 @@ def delta(index: int, finish: str | None = None, **fields: Any) -> dict[str, Any
 
 
 # Full-width punctuation, an emoji ZWJ sequence and a precomposed accent, on purpose.
-CONTENT_PIECES = ["你好", "，世界！", "🌍🚀", " café ", "👨‍👩‍👧‍👦", "ok"]  # noqa: RUF001
+CONTENT_PIECES = ["你好", "，世界！", "🌍🚀", " café ", "👨‍👩‍👧‍👦", "ok"]
 
 CHAT = [
     chat_chunk([delta(0, role="assistant", content="", refusal=None)]),
