@@ -25,7 +25,7 @@ from typing import Any
 from presidio_analyzer.nlp_engine.ner_model_configuration import MODEL_TO_PRESIDIO_ENTITY_MAPPING
 
 from policies.findings import Finding
-from policies.normalize import light_view
+from policies.light_view import light_view
 
 #: spaCy label -> Presidio entity. FAC (buildings, airports) is a place, as in the issue.
 LABELS: dict[str, str] = {**MODEL_TO_PRESIDIO_ENTITY_MAPPING, "FAC": "LOCATION"}

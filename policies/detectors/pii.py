@@ -40,7 +40,7 @@ from presidio_analyzer.predefined_recognizers import (
 from policies.detectors import cn_ids
 from policies.detectors.pii_hold import trailing_identifier_start
 from policies.findings import Finding
-from policies.normalize import LightView, light_fold_class, light_view
+from policies.light_view import LightView, light_fold_class, light_view
 
 if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts

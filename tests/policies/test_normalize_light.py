@@ -7,7 +7,7 @@ import re2
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policies.normalize import LIGHT_KEPT, light_fold, light_fold_class, light_view
+from policies.light_view import LIGHT_KEPT, light_fold, light_fold_class, light_view
 
 # (original, view, whether positions are unchanged)
 CASES: list[tuple[str, str, bool]] = [

@@ -15,7 +15,7 @@ from policies.detectors.pii import (
 )
 from policies.engine import Policy
 from policies.findings import Direction, Finding
-from policies.normalize import light_view
+from policies.light_view import light_view
 from policies.streaming import StreamScanner
 
 SLOTS = default_slots()
