@@ -6,8 +6,9 @@ passed through by the caller. Hop-by-hop headers never cross the proxy in either
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -92,37 +93,39 @@ class Upstream:
     ) -> aiohttp.ClientResponse:
         """Send one request; the caller reads (or streams) and releases the response."""
         url = f"{self.base_url}/{path}" + (f"?{query}" if query else "")
-        try:
-            # aiohttp warns (ResourceWarning) about a bytes body over 1 MiB; a stream it is not.
-            data = io.BytesIO(body) if body is not None and len(body) > _BYTES_BODY_LIMIT else body
-            return await self.session.request(method, url, headers=headers, data=data)
-        except aiohttp.ClientConnectorError as exc:
-            self.metrics.upstream_errors.labels("refused").inc()
-            raise UpstreamUnavailable(f"Cannot connect to the upstream model API: {exc.strerror or exc}") from None
-        except (TimeoutError, aiohttp.ServerTimeoutError):
-            self.metrics.upstream_errors.labels("timeout").inc()
-            raise UpstreamTimeout("The upstream model API did not answer in time") from None
-        except aiohttp.ClientError as exc:
-            self.metrics.upstream_errors.labels("protocol").inc()
-            raise UpstreamUnavailable(f"The upstream model API failed: {type(exc).__name__}") from None
+        # aiohttp warns (ResourceWarning) about a bytes body over 1 MiB; a stream it is not.
+        data = io.BytesIO(body) if body is not None and len(body) > _BYTES_BODY_LIMIT else body
+        with self._mapped_errors("did not answer in time", "failed"):
+            try:
+                return await self.session.request(method, url, headers=headers, data=data)
+            except aiohttp.ClientConnectorError as exc:
+                self.metrics.upstream_errors.labels("refused").inc()
+                raise UpstreamUnavailable(f"Cannot connect to the upstream model API: {exc.strerror or exc}") from None
 
     async def read_body(self, response: aiohttp.ClientResponse, limit: int) -> bytes:
         """Read a whole response body, bounded; a body over `limit` is refused, not truncated."""
         try:
-            chunks = []
-            size = 0
-            async for chunk in response.content.iter_any():
-                size += len(chunk)
-                if size > limit:
-                    self.metrics.upstream_errors.labels("too_large").inc()
-                    raise UpstreamUnavailable(f"The upstream response exceeds {limit} bytes")
-                chunks.append(chunk)
-            return b"".join(chunks)
-        except (TimeoutError, aiohttp.ServerTimeoutError):
-            self.metrics.upstream_errors.labels("timeout").inc()
-            raise UpstreamTimeout("The upstream model API stopped sending its response") from None
-        except aiohttp.ClientError as exc:
-            self.metrics.upstream_errors.labels("protocol").inc()
-            raise UpstreamUnavailable(f"The upstream response broke off: {type(exc).__name__}") from None
+            with self._mapped_errors("stopped sending its response", "broke off"):
+                chunks = []
+                size = 0
+                async for chunk in response.content.iter_any():
+                    size += len(chunk)
+                    if size > limit:
+                        self.metrics.upstream_errors.labels("too_large").inc()
+                        raise UpstreamUnavailable(f"The upstream response exceeds {limit} bytes")
+                    chunks.append(chunk)
+                return b"".join(chunks)
         finally:
             response.release()
+
+    @contextlib.contextmanager
+    def _mapped_errors(self, timed_out: str, failed: str) -> Iterator[None]:
+        """Client-side failures as 504 (timeout) or 502 (anything else), counted by kind."""
+        try:
+            yield
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            self.metrics.upstream_errors.labels("timeout").inc()
+            raise UpstreamTimeout(f"The upstream model API {timed_out}") from None
+        except aiohttp.ClientError as exc:
+            self.metrics.upstream_errors.labels("protocol").inc()
+            raise UpstreamUnavailable(f"The upstream model API {failed}: {type(exc).__name__}") from None
