@@ -14,11 +14,17 @@ legitimately written with both the Traditional and the Simplified spelling, or w
 without spaces, and those fold together. The first line wins (its category is kept), and
 each duplicate is logged as a warning through `logging` (the first ten individually, then a
 count), so a curator can clean the list without a deploy being blocked by it.
+
+Files are read a line at a time. `read_lexicon` keeps nothing per line and yields every valid
+line, duplicates included: whoever indexes the keys anyway finds the duplicates and reports
+them to a `Duplicates` (the keyword detector asks its automaton, see
+`KeywordDetector.from_lexicons`, so a million-term list costs its automaton and no more).
+`iter_lexicon` and `load_lexicon` drop them with a set of the file's keys, for callers that
+want `Term`s.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
@@ -67,84 +73,141 @@ def iter_lexicon(
     category: str | None,
     allowed_categories: AbstractSet[str] | None = None,
 ) -> Iterator[Term]:
-    """`load_lexicon` one term at a time, so a detector can be built without holding every
-    `Term` at once (about 175 MB per million terms). Errors are raised when reached."""
+    """`load_lexicon` one term at a time. Errors are raised when reached; the duplicates are
+    logged once the file has been read to its end."""
+    source = str(path)
+    seen: set[str] = set()
+    duplicates = Duplicates(path)
+    for text, key, term_category, number in read_lexicon(path, category, allowed_categories):
+        if key in seen:
+            duplicates.add(number, key)
+            continue
+        seen.add(key)
+        yield Term(text, term_category, source, number)
+    duplicates.log()
+
+
+def read_lexicon(
+    path: Path,
+    category: str | None,
+    allowed_categories: AbstractSet[str] | None = None,
+) -> Iterator[tuple[str, str, str, int]]:
+    """(term as written, its folded key, category, line number) of every valid line, in file
+    order, duplicates included; see `load_lexicon` for the arguments. The file is read a line
+    at a time and nothing is kept: errors are raised when reached."""
     source = str(path)
     if category is not None:
         _check_category(category, allowed_categories, f"{source}: file category")
-    text = _read_text(path)
     checked: set[str] = set()
-    first_line: dict[str, int] = {}
-    duplicates = 0
-    # Iterating a StringIO instead of a split list lets each line be freed once it is used.
-    for number, line in enumerate(io.StringIO(text, newline="\n"), start=1):
-        stripped = line.strip()
-        if not stripped or stripped[0] == "#":
-            continue
+    for number, line in _lines(path):
         term, tab, line_category = line.partition("\t")
         term = term.strip()
-        where = f"{source}:{number}"
         term_category = line_category.strip() if tab else category
-        if term_category is None or not term_category:
+        if not term_category:
             raise LexiconError(
-                f"{where}: no category; append '<TAB>category' to the line or give the file a category in the policy"
+                f"{source}:{number}: no category; append '<TAB>category' to the line or give the file a "
+                "category in the policy"
             )
         if term_category not in checked:
-            _check_category(term_category, allowed_categories, where)
+            _check_category(term_category, allowed_categories, f"{source}:{number}")
             checked.add(term_category)
-        key = _folded_key(term, where)
-        first = first_line.setdefault(key, number)
-        if first != number:
-            duplicates += 1
-            if duplicates <= _DUPLICATES_LOGGED:
+        yield term, _folded_key(term, source, number), term_category, number
+
+
+class Duplicates:
+    """The duplicate lines of one lexicon file, logged when `log` is called (once the file has
+    been read): the first ten individually with the line each repeats, then a count.
+
+    The line a duplicate repeats is not known where duplicates are found (nothing keeps a
+    line number per key), so `log` reads the file again, only as far as the first line of
+    each of the ten -- and only when there are duplicates.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._logged: list[tuple[int, str]] = []  # (line, key) of the first ten
+
+    def add(self, line: int, key: str) -> None:
+        """`line` folds to `key`, which an earlier line of the file already had."""
+        self.count += 1
+        if len(self._logged) < _DUPLICATES_LOGGED:
+            self._logged.append((line, key))
+
+    def log(self) -> None:
+        if not self._logged:
+            return
+        first = self._first_lines({key for _, key in self._logged})
+        for line, key in self._logged:
+            if key in first:
                 logger.warning(
-                    "%s: duplicate term: folds to the same key as line %d; keeping line %d",
-                    where,
-                    first,
-                    first,
+                    "%s:%d: duplicate term: folds to the same key as line %d; keeping line %d",
+                    self.path,
+                    line,
+                    first[key],
+                    first[key],
                 )
-            continue
-        yield Term(term, term_category, source, number)
-    if duplicates > _DUPLICATES_LOGGED:
-        logger.warning("%s: %d duplicate terms in all; the first of each was kept", source, duplicates)
+            else:  # the file changed since it was read
+                logger.warning("%s:%d: duplicate term: folds to the same key as an earlier line", self.path, line)
+        if self.count > _DUPLICATES_LOGGED:
+            logger.warning("%s: %d duplicate terms in all; the first of each was kept", self.path, self.count)
+
+    def _first_lines(self, keys: set[str]) -> dict[str, int]:
+        """The first line of the file that folds to each of `keys`, as far as it can be read."""
+        first: dict[str, int] = {}
+        try:
+            for number, line in _lines(self.path):
+                key = fold(line.partition("\t")[0].strip())
+                if key in keys and key not in first:
+                    first[key] = number
+                    if len(first) == len(keys):
+                        break
+        except LexiconError:  # it could be read a moment ago: it is being replaced
+            pass
+        return first
 
 
-def _read_text(path: Path) -> str:
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line) of each line of `path` that is neither blank nor a comment,
+    decoded from UTF-8, one at a time; a byte-order mark at the start is skipped."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            for number, data in enumerate(file, start=1):
+                try:
+                    line = data.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    raise LexiconError(
+                        f"{path}:{number}: invalid UTF-8 (byte 0x{data[error.start]:02x} at byte column "
+                        f"{error.start + 1}); re-save the file as UTF-8"
+                    ) from None
+                if number == 1:
+                    line = line.removeprefix("\ufeff")
+                stripped = line.lstrip()
+                if stripped and stripped[0] != "#":
+                    yield number, line
     except OSError as error:
         raise LexiconError(f"{path}: cannot read the lexicon: {error.strerror}") from error
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        raise LexiconError(
-            f"{path}:{line}: invalid UTF-8 (byte 0x{data[error.start]:02x} at byte column "
-            f"{column}); re-save the file as UTF-8"
-        ) from None
-    return text.removeprefix("\ufeff")
 
 
-def _folded_key(term: str, where: str) -> str:
+def _folded_key(term: str, source: str, number: int) -> str:
     if len(term) > MAX_TERM_CHARS:
         raise LexiconError(
-            f"{where}: term is {len(term)} characters long, the limit is {MAX_TERM_CHARS}; "
+            f"{source}:{number}: term is {len(term)} characters long, the limit is {MAX_TERM_CHARS}; "
             "shorten it or split it into several terms"
         )
     key = fold(term)
     if not key:
         raise LexiconError(
-            f"{where}: term {term!r} is empty once spaces, punctuation, symbols and invisible "
+            f"{source}:{number}: term {term!r} is empty once spaces, punctuation, symbols and invisible "
             "characters are removed; delete the line or turn it into a comment with '#'"
         )
     if len(key) > MAX_TERM_CHARS:
         raise LexiconError(
-            f"{where}: term folds to {len(key)} characters (compatibility characters such as "
+            f"{source}:{number}: term folds to {len(key)} characters (compatibility characters such as "
             f"ligatures expand), the limit is {MAX_TERM_CHARS}; shorten it"
         )
-    # Share the term's string when folding changed nothing: halves the memory of the
-    # duplicate index for lists that are already normalized.
+    # The term's own string when folding changed nothing: a caller that keeps both (a list of
+    # terms and a set of keys) keeps one string.
     return term if key == term else key
 
 

@@ -34,12 +34,9 @@ def _build_pii(name: str, spec: Any, base_dir: Path, categories: set[str]) -> De
 def _build_keywords(name: str, spec: Any, base_dir: Path, categories: set[str]) -> Detector:
     from policies.config import resolve_path
     from policies.detectors.keywords import KeywordDetector
-    from policies.lexicon import load_lexicon
 
-    terms = []
-    for entry in spec.files:
-        terms.extend(load_lexicon(resolve_path(entry.path, base_dir), entry.category, categories))
-    return KeywordDetector(name, terms, allowlist=spec.allowlist, max_gap=spec.max_gap)
+    files = [(resolve_path(entry.path, base_dir), entry.category) for entry in spec.files]
+    return KeywordDetector.from_lexicons(name, files, categories, allowlist=spec.allowlist, max_gap=spec.max_gap)
 
 
 def _build_patterns(name: str, spec: Any, base_dir: Path, categories: set[str]) -> Detector:

@@ -35,25 +35,30 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from itertools import pairwise
+from pathlib import Path
 from typing import NamedTuple
 
 import ahocorasick
 
 from policies.findings import Finding
-from policies.lexicon import MAX_TERM_CHARS, Term
+from policies.lexicon import MAX_TERM_CHARS, Duplicates, Term, read_lexicon
 from policies.normalize import OffsetMap, fold, fold_with_offsets, is_latin_word_char, visible_separator_count
 
 KIND = "KEYWORD"
 INVISIBLE_PER_GAP = 2
 
 # An automaton value packs, from the low bits up: allow-phrase flag, Latin-start flag,
-# Latin-end flag, key length in UTF-8 bytes, index of the key's category tuple.
+# Latin-end flag, key length in UTF-8 bytes, index of the key's entry in the category-set
+# table. pyahocorasick keeps 32-bit signed values, which leaves 17 bits for that index.
 _ALLOW, _LATIN_START, _LATIN_END = 1, 2, 4
 _FLAGS = _ALLOW | _LATIN_START | _LATIN_END
 _LENGTH_SHIFT, _LENGTH_BITS = 3, 11  # 256 characters * 4 bytes < 2**11
 _CATEGORIES_SHIFT = _LENGTH_SHIFT + _LENGTH_BITS
 _LENGTH_MASK = (1 << _LENGTH_BITS) - 1
+_MAX_CATEGORY_SETS = 1 << (31 - _CATEGORIES_SHIFT)
+_NO_FILE = 0  # the origin of terms given as `Term`s and of allow phrases
 _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 
 
@@ -69,6 +74,10 @@ class KeywordDetector:
 
     `term_count` is the number of distinct (folded term, category) pairs; terms that fold to
     the same key are one automaton entry that reports each of its categories.
+
+    `KeywordDetector(name, terms)` takes terms one at a time (a generator keeps peak memory
+    down); `from_lexicons` reads files, where a key repeated within one file is a duplicate
+    line rather than a second category.
     """
 
     def __init__(
@@ -78,30 +87,62 @@ class KeywordDetector:
         allowlist: Iterable[str] = (),
         max_gap: int = 3,
     ) -> None:
+        self._start(name, max_gap)
+        for term in terms:
+            self._add(_checked_key(term.text, f"{term.source}:{term.line}"), term.category, _NO_FILE)
+        self._finish(allowlist)
+
+    @classmethod
+    def from_lexicons(
+        cls,
+        name: str,
+        files: Iterable[tuple[Path, str | None]],
+        allowed_categories: AbstractSet[str] | None = None,
+        allowlist: Iterable[str] = (),
+        max_gap: int = 3,
+    ) -> KeywordDetector:
+        """A detector over lexicon files, each (path, category) as `policies.lexicon.load_lexicon`
+        takes them, read a line at a time straight into the automaton.
+
+        The automaton is the only index of the keys: a line whose key the same file already
+        added is a duplicate -- the first line wins and the duplicate is logged, as the lexicon
+        format says -- while a key found in two files reports both files' categories.
+        """
+        detector = cls.__new__(cls)  # `__init__` takes `Term`s
+        detector._start(name, max_gap)
+        for origin, (path, category) in enumerate(files, start=_NO_FILE + 1):
+            duplicates = Duplicates(path)
+            for _, key, term_category, line in read_lexicon(path, category, allowed_categories):
+                if not detector._add(key, term_category, origin):
+                    duplicates.add(line, key)
+            duplicates.log()
+        detector._finish(allowlist)
+        return detector
+
+    def _start(self, name: str, max_gap: int) -> None:
         if max_gap < 0:
             raise ValueError(f"keyword detector {name!r}: max_gap must be >= 0, got {max_gap}")
         self.name = name
         self.max_gap = max_gap
         self._automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        # Entry i of the category-set table: the categories a key reports, and the file that
+        # last added the key (how `from_lexicons` tells a duplicate line from a second file).
         self._category_sets: list[tuple[str, ...]] = [()]
-        self._category_set_ids: dict[tuple[str, ...], int] = {(): 0}
+        self._set_origins: list[int] = [_NO_FILE]
+        self._category_set_ids: dict[tuple[tuple[str, ...], int], int] = {((), _NO_FILE): 0}
         self._counts: dict[str, int] = {}
-        longest = 0
-        for term in terms:  # consumed one at a time: a generator keeps peak memory down
-            key = _checked_key(term.text, f"{term.source}:{term.line}")
-            self._add(key, term.category)
-            longest = max(longest, len(key))
+        self._longest_key = 0
+
+    def _finish(self, allowlist: Iterable[str]) -> None:
         for phrase in allowlist:
-            key = _checked_key(phrase, f"keyword detector {name!r} allowlist")
-            self._add(key, None)
-            longest = max(longest, len(key))
+            self._add(_checked_key(phrase, f"keyword detector {self.name!r} allowlist"), None, _NO_FILE)
         self._empty = len(self._automaton) == 0
         if not self._empty:
             self._automaton.make_automaton()
         self.term_count: int = sum(self._counts.values())
-        self._longest_key = longest
+        longest = self._longest_key
         # At least 1 even when empty, so a policy's hold-back (max_match_chars - 1) is never < 0.
-        self.max_match_chars: int = max(1, longest + (longest - 1) * (max_gap + INVISIBLE_PER_GAP))
+        self.max_match_chars: int = max(1, longest + (longest - 1) * (self.max_gap + INVISIBLE_PER_GAP))
 
     def hold_from(self, text: str) -> int:
         """Where a term (or allow phrase) that is not complete yet could begin, for streaming.
@@ -125,8 +166,10 @@ class KeywordDetector:
         """Distinct folded terms per category (a term in two categories counts in both)."""
         return dict(self._counts)
 
-    def _add(self, key: str, category: str | None) -> None:
-        """Add a term (category given) or an allow phrase (None); merges repeated keys."""
+    def _add(self, key: str, category: str | None, origin: int) -> bool:
+        """Add a term (category given) or an allow phrase (None) from file `origin` (or
+        `_NO_FILE`); merges repeated keys. False, and nothing changes, when file `origin`
+        already added `key`: the line is a duplicate."""
         encoded = key if key.isascii() else key.encode("utf-8").decode("latin-1")
         old: int | None = self._automaton.get(encoded, None)
         categories: tuple[str, ...] = ()
@@ -136,19 +179,35 @@ class KeywordDetector:
                 flags |= _LATIN_START
             if is_latin_word_char(key[-1]):
                 flags |= _LATIN_END
+            self._longest_key = max(self._longest_key, len(key))
         else:
-            flags, categories = old & _FLAGS, self._category_sets[old >> _CATEGORIES_SHIFT]
+            set_id = old >> _CATEGORIES_SHIFT
+            if origin != _NO_FILE and self._set_origins[set_id] == origin:
+                return False
+            flags, categories = old & _FLAGS, self._category_sets[set_id]
         if category is None:
             flags |= _ALLOW
         elif category not in categories:
             categories = (*categories, category)
             self._counts[category] = self._counts.get(category, 0) + 1
-        set_id = self._category_set_ids.get(categories)
-        if set_id is None:
-            set_id = self._category_set_ids[categories] = len(self._category_sets)
-            self._category_sets.append(categories)
+        new_set_id = self._category_set_ids.get((categories, origin))
+        if new_set_id is None:
+            new_set_id = self._new_category_set(categories, origin)
         length = len(encoded) << _LENGTH_SHIFT
-        self._automaton.add_word(encoded, (set_id << _CATEGORIES_SHIFT) | length | flags)
+        self._automaton.add_word(encoded, (new_set_id << _CATEGORIES_SHIFT) | length | flags)
+        return True
+
+    def _new_category_set(self, categories: tuple[str, ...], origin: int) -> int:
+        set_id = len(self._category_sets)
+        if set_id == _MAX_CATEGORY_SETS:
+            raise ValueError(
+                f"keyword detector {self.name!r}: more than {_MAX_CATEGORY_SETS} distinct combinations of "
+                "categories and files; split the lexicons over several keywords detectors"
+            )
+        self._category_set_ids[categories, origin] = set_id
+        self._category_sets.append(categories)
+        self._set_origins.append(origin)
+        return set_id
 
     def detect(self, text: str) -> list[Finding]:
         """Findings for every accepted term hit, as spans of `text`, sorted by position."""

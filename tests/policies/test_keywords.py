@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,10 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from policies.detectors import keywords
 from policies.detectors.base import Detector
 from policies.detectors.keywords import KeywordDetector
 from policies.findings import Finding
-from policies.lexicon import Term, iter_lexicon
+from policies.lexicon import LexiconError, Term, iter_lexicon, load_lexicon
+from policies.normalize import fold
+from policies.taxonomy import CATEGORIES
 
 TERMS = [
     ("法轮功", "A.1.a"),
@@ -329,3 +333,97 @@ def test_findings_are_bounded_and_fold_to_their_term(text: str) -> None:
         assert 0 <= finding.start < finding.end <= len(text)
         assert finding.end - finding.start <= DETECTOR.max_match_chars
         assert fold(text[finding.start : finding.end]) in keys | {fold(c) for c in "ßﬁ"}
+
+
+# Building from lexicon files: `from_lexicons` reads each file straight into the automaton,
+# which is also the index that finds duplicate lines.
+
+_LEXICON_FILES = {
+    # A duplicate line in another category (the first line wins), a Traditional spelling, a
+    # key repeated in the next file in another category (both are reported), a key repeated
+    # within the second file after the first file had it, and file vs line categories.
+    "first.txt": ("A.1.h", "赌博\n賭博\tA.3.e\nbad word\tA.2.c\n法轮功\tA.1.a\nBADWORD\n台独\tA.1.b\n"),
+    "second.txt": (None, "赌 博\tA.3.e\n赌博\tA.2.c\n台獨\tA.1.b\nsex\tA.2.c\nS-E-X\tA.1.h\nonline casino\tA.1.h\n"),
+    "third.txt": ("A.5.a", "赌博\nbadword\tA.2.c\n"),
+}
+_LEXICON_TEXTS = ["网络赌博", "法 轮 功", "b.a.d w.o.r.d", "臺獨", "sex!", "Sexy", "online-casino", "禁止赌博", "赌"]
+
+
+def _write_lexicons(tmp_path: Path) -> list[tuple[Path, str | None]]:
+    files = []
+    for name, (category, content) in _LEXICON_FILES.items():
+        path = tmp_path / name
+        path.write_text(content, encoding="utf-8")
+        files.append((path, category))
+    return files
+
+
+def test_from_lexicons_builds_what_loading_each_file_builds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    files = _write_lexicons(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        loaded = [term for path, category in files for term in load_lexicon(path, category, CATEGORIES)]
+        expected = KeywordDetector("kw", loaded, allowlist=["禁止赌博"], max_gap=2)
+        expected_log = [record.getMessage() for record in caplog.records]
+        caplog.clear()
+        detector = KeywordDetector.from_lexicons("kw", files, CATEGORIES, allowlist=["禁止赌博"], max_gap=2)
+    assert [record.getMessage() for record in caplog.records] == expected_log
+    assert len(expected_log) == 4  # first.txt:2 and :5, second.txt:2 and :5
+    assert detector.term_count == expected.term_count == 8
+    assert detector.counts_by_category() == expected.counts_by_category()
+    assert detector.max_match_chars == expected.max_match_chars
+    for text in _LEXICON_TEXTS:
+        assert detector.detect(text) == expected.detect(text), text
+        assert detector.hold_from(text) == expected.hold_from(text), text
+
+
+def test_a_duplicate_line_keeps_the_first_category_another_file_adds_its_own(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    files = _write_lexicons(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="policies.lexicon"):
+        detector = KeywordDetector.from_lexicons("kw", files, CATEGORIES)
+    # first.txt: A.1.h (A.3.e is its duplicate line); second.txt: A.3.e (A.2.c is its duplicate
+    # line); third.txt: A.5.a.
+    assert _spans("网络赌博", detector) == [(2, 4, "A.1.h"), (2, 4, "A.3.e"), (2, 4, "A.5.a")]
+    assert _spans("S.E.X", detector) == [(0, 5, "A.2.c")]
+    first, second = (str(path) for path, _ in files[:2])
+    assert [record.getMessage() for record in caplog.records] == [
+        f"{first}:2: duplicate term: folds to the same key as line 1; keeping line 1",
+        f"{first}:5: duplicate term: folds to the same key as line 3; keeping line 3",
+        f"{second}:2: duplicate term: folds to the same key as line 1; keeping line 1",
+        f"{second}:5: duplicate term: folds to the same key as line 4; keeping line 4",
+    ]
+
+
+def test_from_lexicons_reports_file_errors(tmp_path: Path) -> None:
+    path = tmp_path / "words.txt"
+    path.write_text("ok\nword\tZ.9.z\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match=r"words\.txt:2: unknown category 'Z\.9\.z'"):
+        KeywordDetector.from_lexicons("kw", [(path, "A.1.a")], CATEGORIES)
+    with pytest.raises(LexiconError, match=r"missing\.txt: cannot read the lexicon"):
+        KeywordDetector.from_lexicons("kw", [(tmp_path / "missing.txt", "A.1.a")], CATEGORIES)
+
+
+def test_building_from_files_keeps_nothing_per_line(tmp_path: Path) -> None:
+    # The automaton is all that grows with the lexicon: while it is built, the Python heap holds
+    # little more than it does at the end. A list of terms or an index of the keys on the side
+    # (what a loader would keep to find duplicates) costs about half the automaton again.
+    path = tmp_path / "words.txt"
+    path.write_text("".join(f"词{i}\tA.1.a\nterm{i}x\tA.2.c\n" for i in range(5000)), encoding="utf-8")
+    fold("warm")  # the fold tables are built once per process: not part of any build
+    tracemalloc.start()
+    try:
+        detector = KeywordDetector.from_lexicons("kw", [(path, None)], CATEGORIES)
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert detector.term_count == 10_000
+    assert peak - after < 0.15 * after
+
+
+def test_too_many_category_sets_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An automaton value has 17 bits for the category-set index (pyahocorasick keeps 32-bit ints).
+    monkeypatch.setattr(keywords, "_MAX_CATEGORY_SETS", 3)
+    KeywordDetector("kw", _terms([("a片", "x"), ("赌博", "y")]))  # sets: (), (x,), (y,)
+    with pytest.raises(ValueError, match=r"more than 3 distinct combinations of categories and files"):
+        KeywordDetector("kw", _terms([("a片", "x"), ("赌博", "y"), ("法轮功", "z")]))

@@ -1,4 +1,4 @@
-"""Lexicon files: format, validation errors that name file and line, duplicates."""
+"""Lexicon files: format, validation errors that name file and line, duplicates, reading line by line."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from policies.lexicon import MAX_TERM_CHARS, LexiconError, Term, iter_lexicon, load_lexicon
+from policies.lexicon import MAX_TERM_CHARS, Duplicates, LexiconError, Term, iter_lexicon, load_lexicon, read_lexicon
 
 ALLOWED = {"A.1.a", "A.2.c", "pii", "secrets"}
 
@@ -142,3 +142,72 @@ def test_large_lexicon_loads(tmp_path: Path) -> None:
     assert len(terms) == 20_000
     assert terms[1] == Term("term1", "A.2.c", str(path), 2)
     assert terms[-2] == Term("词19998", "A.1.a", str(path), 19_999)
+
+
+def test_read_lexicon_yields_every_line_with_its_key(tmp_path: Path) -> None:
+    path = _write(tmp_path, "# c\nBad Word\tA.2.c\n\nbadword\n臺獨\n")
+    assert list(read_lexicon(path, "A.1.a", ALLOWED)) == [
+        ("Bad Word", "badword", "A.2.c", 2),
+        ("badword", "badword", "A.1.a", 4),  # duplicates are the reader's caller's business
+        ("臺獨", "台独", "A.1.a", 5),
+    ]
+
+
+def test_lines_end_at_line_feeds_only(tmp_path: Path) -> None:
+    # Other Unicode line boundaries (U+2028, form feed, a lone CR) are inside a line; the fold
+    # deletes them, as it deletes any separator.
+    path = _write(tmp_path, "a\u2028b\r\nc\x0cd\re\n\ufefff\n")
+    assert [(key, line) for _, key, _, line in read_lexicon(path, "A.1.a")] == [("ab", 1), ("cde", 2), ("f", 3)]
+
+
+def test_invalid_utf8_names_the_byte_and_its_column(tmp_path: Path) -> None:
+    path = _write(tmp_path, b"\xef\xbb\xbfok\nfine\nno\xc3(\n")
+    with pytest.raises(LexiconError) as error:
+        load_lexicon(path, "A.1.a")
+    assert str(error.value) == f"{path}:3: invalid UTF-8 (byte 0xc3 at byte column 3); re-save the file as UTF-8"
+    path = _write(tmp_path, b"\xef\xbb\xbfo\xffk\n")  # the byte-order mark's bytes count
+    with pytest.raises(LexiconError, match=r"words\.txt:1: invalid UTF-8 \(byte 0xff at byte column 5\)"):
+        load_lexicon(path, "A.1.a")
+
+
+def test_the_file_is_read_as_it_is_consumed(tmp_path: Path) -> None:
+    path = _write(tmp_path, "one\ntwo\nth\tnope\nfour\n")
+    terms = iter_lexicon(path, "A.1.a", ALLOWED)
+    assert [next(terms).text, next(terms).text] == ["one", "two"]
+    with pytest.raises(LexiconError, match=r"words\.txt:3: unknown category 'nope'"):
+        next(terms)
+
+
+def test_duplicates_name_the_line_they_repeat_when_many_are_interleaved(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys = [f"k{i}" for i in range(30)]
+    path = _write(tmp_path, "\n".join(keys + keys[::-1]) + "\n")
+    with caplog.at_level(logging.WARNING, logger="policies.lexicon"):
+        assert len(load_lexicon(path, "A.1.a")) == 30
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        *(
+            f"{path}:{31 + i}: duplicate term: folds to the same key as line {30 - i}; keeping line {30 - i}"
+            for i in range(10)
+        ),
+        f"{path}: 30 duplicate terms in all; the first of each was kept",
+    ]
+
+
+@pytest.mark.parametrize("change", ["rewritten", "deleted"])
+def test_duplicates_of_a_file_changed_since_it_was_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, change: str
+) -> None:
+    path = _write(tmp_path, "x\nx\n")
+    duplicates = Duplicates(path)
+    duplicates.add(2, "x")
+    if change == "rewritten":
+        _write(tmp_path, "y\n")
+    else:
+        path.unlink()
+    with caplog.at_level(logging.WARNING, logger="policies.lexicon"):
+        duplicates.log()
+    assert [record.getMessage() for record in caplog.records] == [
+        f"{path}:2: duplicate term: folds to the same key as an earlier line"
+    ]
