@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,8 +156,10 @@ class Policy:
             started = time.perf_counter()
             try:
                 findings = stage.detector.detect(text)
-            except Exception:  # a detector bug must not take the proxy down: fail by policy
-                log.exception("detector %s failed on a %d-character %s text", stage.name, len(text), direction)
+            except Exception as exc:  # a detector bug must not take the proxy down: fail by policy
+                # The exception's message may quote the text: log its type and frames only.
+                log.error("detector %s failed (%s) on a %d-character %s text\n%s", stage.name, type(exc).__name__,
+                          len(text), direction, "".join(traceback.format_tb(exc.__traceback__)))
                 failed.append(stage.name)
                 continue
             finally:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import re
 import signal
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -61,8 +62,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(exc.status, exc.reason, "invalid_request_error", None)
     except (asyncio.CancelledError, ConnectionResetError):
         raise
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+    except Exception as exc:
+        # Type and frames only: an exception's message may quote request text.
+        log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, request.path,
+                  "".join(traceback.format_tb(exc.__traceback__)))
         return error_response(500, "The proxy failed to handle the request.", "server_error", "internal_error")
 
 

@@ -98,3 +98,26 @@ def test_default_pack_hold_back() -> None:
     default = load_policy()
     # E-mail (80) is the longest redacted PII kind; URLs are only monitored.
     assert default.hold_back_chars(Direction.COMPLETION) == 80 + FORMAT_CHARS_ALLOWANCE - 1
+
+
+def test_a_failing_detector_blocks_and_its_message_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """Fail closed (on_error: block), and the log names the detector, never the text."""
+    from policies.config import PolicySpec
+    from policies.findings import Finding
+
+    class Exploding:
+        name = "boom"
+        max_match_chars = 1
+
+        def detect(self, text: str) -> list[Finding]:
+            raise ValueError(f"cannot handle {text!r}")
+
+    spec = PolicySpec.model_validate({
+        "name": "t", "version": "1", "detectors": {"boom": {"type": "patterns", "files": ["x"]}},
+        "prompt": [{"id": "r", "detector": "boom", "action": "block"}],
+    })
+    policy = Policy(spec, {"boom": Exploding()})
+    decision = policy.evaluate("secret 13812345678", Direction.PROMPT)
+    assert decision.blocked and decision.failed == ("boom",)
+    assert "boom" in caplog.text and "ValueError" in caplog.text
+    assert "13812345678" not in caplog.text
