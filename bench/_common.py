@@ -157,6 +157,17 @@ def self_rss_mb() -> float:
 # --------------------------------------------------------------------------- processes
 
 
+def make_workdir(prefix: str) -> Path:
+    """A temporary directory for lexicons, policies, logs; removed when the script exits."""
+    import atexit
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -302,21 +313,21 @@ def run_client(url: str, body: bytes, workdir: Path, requests: int, concurrency:
 
 # --------------------------------------------------------------------------- texts with PII
 
-ZH_WORDS = (
+ZH_WORDS = (  # noqa: SIM905 - a word list reads best as words
     "我们 今天 明天 项目 会议 讨论 客户 需求 系统 数据 分析 报告 问题 方案 计划 时间 公司 团队 产品 "
-    "用户 服务 功能 测试 上线 版本 文档 接口 模型 训练 结果 性能 优化 部署 服务器 网络 安全 管理 "
-    "流程 审核 预算 市场 销售 合同 发票 订单 物流 天气 北京 上海 周末 晚上 学习 工作 生活 朋友 "
-    "老师 学生 学校 医院 银行 地址 邮件 电话 联系 帮忙 确认 安排 准备 完成 需要 可以 已经 还是 "
-    "非常 重要 简单 复杂 一下 一些 这个 那个 如果 因为 所以 但是 然后 关于 通过 进行 提供 支持"
+    "用户 服务 功能 测试 上线 版本 文档 接口 模型 训练 结果 性能 优化 部署 服务器 网络 安全 管理 流程 "
+    "审核 预算 市场 销售 合同 发票 订单 物流 天气 北京 上海 周末 晚上 学习 工作 生活 朋友 老师 学生 "
+    "学校 医院 银行 地址 邮件 电话 联系 帮忙 确认 安排 准备 完成 需要 可以 已经 还是 非常 重要 简单 "
+    "复杂 一下 一些 这个 那个 如果 因为 所以 但是 然后 关于 通过 进行 提供 支持"
 ).split()
-EN_WORDS = (
-    "the a we our team project meeting customer request system data analysis report issue plan "
-    "schedule company product user service feature test release version document interface model "
-    "training result performance deploy server network security process review budget market "
-    "sales contract invoice order shipping weather weekend evening study work friend teacher school "
-    "hospital bank address please confirm arrange prepare finish need can already still very "
-    "important simple complex some this that if because so but then about through provide support "
-    "next week morning update quickly shared review draft notes summary latency throughput"
+EN_WORDS = (  # noqa: SIM905 - a word list reads best as words
+    "the a we our team project meeting customer request system data analysis report issue "
+    "plan schedule company product user service feature test release version document interface model training "
+    "result performance deploy server network security process review budget market sales contract invoice order "
+    "shipping weather weekend evening study work friend teacher school hospital bank address please confirm "
+    "arrange prepare finish need can already still very important simple complex some this that "
+    "if because so but then about through provide support next week morning update quickly "
+    "shared review draft notes summary latency throughput"
 ).split()
 
 #: Real 6-digit administrative division codes (GB/T 2260) for resident IDs.
@@ -434,7 +445,8 @@ def make_ip(rng: random.Random) -> str:
     if rng.random() < 0.8:
         first = rng.choice((23, 45, 58, 101, 114, 172, 183, 203, 211))
         return f"{first}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
-    return "2001:db8:" + ":".join(f"{rng.randrange(0x10000):x}" for _ in range(3)) + "::" + f"{rng.randrange(1, 0xffff):x}"
+    groups = ":".join(f"{rng.randrange(0x10000):x}" for _ in range(3))
+    return f"2001:db8:{groups}::{rng.randrange(1, 0xFFFF):x}"
 
 
 MAKERS = {

@@ -8,7 +8,7 @@ Workloads: 1 KB chat prompts without and with PII (non-streamed), and streamed 1
 answers; 1 and 32 connections. Load comes from `wrk` (Lua script for the POST body) in its
 own process, else from `bench/_client.py`. CPU and RSS of the relay come from /proc.
 
-    python bench/http.py            # full run, about 3 minutes
+    python bench/http.py            # full run, about 2.5 minutes
     python bench/http.py --quick    # smoke run, about 1 minute
 """
 
@@ -28,7 +28,6 @@ import os
 import random
 import shutil
 import subprocess
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from _common import (
     chat_request,
     free_port,
     make_sample,
+    make_workdir,
     markdown_table,
     median,
     percentile,
@@ -109,7 +109,8 @@ class Load:
 
 
 def wrk_load(url: str, body_file: Path, script: Path, connections: int, seconds: float) -> Load:
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "-s", str(script), url]
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+            "-s", str(script), url]
     out = subprocess.run(argv, capture_output=True, text=True, check=True,
                          env={**os.environ, "WRK_BODY_FILE": str(body_file)})
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith('{"requests"'))
@@ -137,7 +138,7 @@ def start_nginx(group: Servers, upstream: Server, workdir: Path) -> Server | Non
 def check(url: str, body: bytes, stream: bool) -> dict[str, str]:
     """One request before timing: it must succeed; returns the response headers."""
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - 127.0.0.1 only
+    with urllib.request.urlopen(request, timeout=30) as response:
         data = response.read()
         if response.status != 200 or (stream and not data.rstrip().endswith(b"data: [DONE]")):
             raise SystemExit(f"{url}: unexpected response {response.status}: {data[:200]!r}")
@@ -156,7 +157,7 @@ def main() -> None:
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
 
     print_header("HTTP: the proxy against the floor")
-    workdir = Path(tempfile.mkdtemp(prefix="bench-http-"))
+    workdir = make_workdir("bench-http-")
     write_lexicon_in_child(workdir / "lex10k.txt", 10_000)
     policy_10k = write_policy(workdir / "policy-10k.yaml", workdir / "lex10k.txt")
     policy_empty = write_policy(workdir / "policy-empty.yaml", empty=True)
@@ -219,7 +220,8 @@ def main() -> None:
         bare_cpu = results[(name, "bare aiohttp relay", connections)][1]
         rows.append([name, connections, label,
                      f"{load.p50 * 1e3:.2f} / {load.p99 * 1e3:.2f}",
-                     "" if label == direct else f"{(load.p50 - base.p50) * 1e3:+.2f} / {(load.p99 - base.p99) * 1e3:+.2f}",
+                     "" if label == direct
+                     else f"{(load.p50 - base.p50) * 1e3:+.2f} / {(load.p99 - base.p99) * 1e3:+.2f}",
                      f"{rate:,.0f}",
                      ("(upstream) " if label == direct else "") + f"{cpu * 1e3:.3f}",
                      "" if label == direct else f"{cpu / bare_cpu:.2f}x",
@@ -243,7 +245,8 @@ def main() -> None:
                          f"{cpu * 1e3:.3f} vs {bare * 1e3:.3f} ms = {cpu / bare:.2f}x", verdict(cpu / bare <= 2)])
     for name in ("1 KB JSON, no PII", "1 KB JSON, with PII"):
         cpu = results[(name, proxy, 32)][1]
-        rows.append([f"req/s per core (1 / CPU per request): {name}", "≥ 1,000", f"{1 / cpu:,.0f}", verdict(1 / cpu >= 1000)])
+        rows.append([f"req/s per core (1 / CPU per request): {name}", "≥ 1,000", f"{1 / cpu:,.0f}",
+                     verdict(1 / cpu >= 1000)])
     if args.quick:
         rows = [[*r[:3], r[3] + " (quick run)"] for r in rows]
     print("\n## Targets (proxy with the default pack + 10k terms, one worker)\n")

@@ -25,8 +25,7 @@ import argparse
 import asyncio
 
 import orjson
-
-from _common import answer_chunks, make_sample  # noqa: E402
+from _common import answer_chunks, make_sample
 
 MODEL = "bench-model"
 

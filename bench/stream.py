@@ -10,7 +10,7 @@ Part 2, over HTTP on 127.0.0.1, all started here: a mock upstream (aiohttp, stre
 policy. A separate client process streams the answer through each, one stream at a time,
 and records time to first token; the relay's CPU comes from /proc/<pid>/stat.
 
-    python bench/stream.py            # full run, about 1 minute
+    python bench/stream.py            # full run, about 30 seconds
     python bench/stream.py --quick    # smoke run
 """
 
@@ -27,15 +27,14 @@ if os.path.abspath(sys.path[0] or os.curdir) == os.path.dirname(os.path.abspath(
 import argparse
 import gc
 import logging
-import tempfile
 import time
-from pathlib import Path
 
 import orjson
 from _common import (
     Server,
     answer_chunks,
     chat_request,
+    make_workdir,
     markdown_table,
     median,
     percentile,
@@ -88,7 +87,7 @@ def streamed_text(url: str, body: bytes) -> str:
     import urllib.request
 
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - 127.0.0.1 only
+    with urllib.request.urlopen(request, timeout=30) as response:
         raw = response.read()
     parts = []
     for line in raw.split(b"\n"):
@@ -107,7 +106,7 @@ def main() -> None:
     answers_n, rounds, streams = (5, 2, 60) if args.quick else (20, 5, 400)
 
     print_header("Streaming guard: StreamScanner per chunk, HTTP relay TTFT and CPU")
-    workdir = Path(tempfile.mkdtemp(prefix="bench-stream-"))
+    workdir = make_workdir("bench-stream-")
     write_lexicon_in_child(workdir / "lex10k.txt", 10_000)
     policy_10k = write_policy(workdir / "policy-10k.yaml", workdir / "lex10k.txt")
     policy_empty = write_policy(workdir / "policy-empty.yaml", empty=True)
@@ -132,8 +131,10 @@ def main() -> None:
     print(markdown_table(["policy", "answers", "answers×rounds", "chars/answer", "µs per feed p50 / p99",
                           "µs per feed mean", "ms per answer p50 / p99 (100 feeds + flush)",
                           "declared hold-back", "largest hold-back seen", "blocked feeds"], rows))
-    print("\nHold-back: characters held by the scanner after a feed; the declared value is "
-          "`Policy.hold_back_chars(COMPLETION)`; more is held while a match straddles the cut.\n")
+    print("\nHold-back seen: the most characters the scanner held after any feed. Declared: "
+          "`Policy.hold_back_chars(COMPLETION)`, the fixed window a scanner holds when no detector "
+          "can tell where a match in progress may start (`hold_from`); more is held while a match "
+          "straddles the cut.\n")
 
     if args.profile:
         policy = policies["default + 10k terms"]
@@ -169,7 +170,8 @@ def main() -> None:
             url = f"http://127.0.0.1:{entry.port}/v1/chat/completions"
             got = streamed_text(url, stream_body)
             if got != expected:
-                raise SystemExit(f"{label}: the relayed answer differs from the upstream's ({len(got)} vs {len(expected)} chars)")
+                raise SystemExit(f"{label}: the relayed answer differs from the upstream's "
+                                 f"({len(got)} vs {len(expected)} chars)")
             run_client(url, stream_body, workdir, 20, stream=True)  # warm-up
             measured = relay if relay is not None else mock
             cpu_before, wall_before = measured.cpu(), time.perf_counter()
@@ -190,7 +192,8 @@ def main() -> None:
                          "" if relay is None else f"{cpu[label] / cpu['bare aiohttp relay']:.2f}x",
                          f"{measured.rss():.0f}", f"{wall:.1f}"])
     print("## Part 2: HTTP, one 100-chunk stream at a time (client in its own process)\n")
-    print(markdown_table(["path", "streams", "TTFT ms p50 / p99", "added TTFT ms p50 / p99", "whole stream ms p50 / p99",
+    print(markdown_table(["path", "streams", "TTFT ms p50 / p99", "added TTFT ms p50 / p99",
+                          "whole stream ms p50 / p99",
                           "relay CPU ms/stream", "CPU vs bare relay", "relay RSS MB", "wall s"], rows))
     print("\nTTFT: from sending the request to the first event with non-empty `delta.content`. The mock "
           "writes all 100 chunks at once, so a relay's hold-back costs CPU, not waiting.\n")
@@ -206,9 +209,11 @@ def main() -> None:
          f"{guard['feed_mean'] * 1e6:.1f} µs no PII / {guard_pii['feed_mean'] * 1e6:.1f} µs with PII",
          f"{verdict(guard['feed_mean'] <= 20e-6)} / {verdict(guard_pii['feed_mean'] <= 20e-6)}"],
         ["proxy CPU per 100-chunk stream vs bare relay", "≤ 2x",
-         f"{cpu[proxy_label] * 1e3:.2f} ms vs {cpu['bare aiohttp relay'] * 1e3:.2f} ms = {ratio:.2f}x", verdict(ratio <= 2)],
+         f"{cpu[proxy_label] * 1e3:.2f} ms vs {cpu['bare aiohttp relay'] * 1e3:.2f} ms = {ratio:.2f}x",
+         verdict(ratio <= 2)],
         ["largest hold-back seen (default + 10k)", "report",
-         f"{max(guard['held'], guard_pii['held']):.0f} chars (declared {policies['default + 10k terms'].hold_back_chars(Direction.COMPLETION)})", ""],
+         f"{max(guard['held'], guard_pii['held']):.0f} chars "
+         f"(declared {policies['default + 10k terms'].hold_back_chars(Direction.COMPLETION)})", ""],
         ["added TTFT p50, proxy default + 10k", "report", f"{added * 1e3:.2f} ms", ""],
     ]
     if args.quick:

@@ -92,8 +92,8 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     if route not in ("chat/completions", "completions", "embeddings", "models"):
         return response
     labels = (route, state.model_label(request.get(MODEL)), str(response.status), request.get(TENANT, "-"))
-    state.metrics.requests.labels(*labels).inc()
-    state.metrics.request_duration.labels(route).observe(asyncio.get_running_loop().time() - started)
+    state.metrics.child(state.metrics.requests, *labels).inc()
+    state.metrics.child(state.metrics.request_duration, route).observe(asyncio.get_running_loop().time() - started)
     return response
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -126,6 +127,10 @@ def _serve_one(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     install_signal_handlers(app, drain_seconds=args.drain_seconds)
+    # Presidio, spaCy and the fold tables leave ~100k long-lived objects; frozen, the collector
+    # stops re-scanning them on every full collection (tens of ms of pause under load).
+    gc.collect()
+    gc.freeze()
     if not args.worker:
         where = "the built-in demo model" if args.demo else args.upstream
         print(f"guardrail-proxy on http://{args.host}:{args.port}/v1 in front of {where}", flush=True)

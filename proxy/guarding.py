@@ -24,11 +24,11 @@ def observe(
     """Count findings by rule and category, detector time, and fail-closed events."""
     d = str(direction)
     for hit in hits:
-        metrics.decisions.labels(d, hit.rule, hit.finding.category, str(hit.action)).inc()
+        metrics.child(metrics.decisions, d, hit.rule, hit.finding.category, hit.action.value).inc()
     for detector, seconds in timings:
-        metrics.guard_duration.labels(d, detector).observe(seconds)
+        metrics.child(metrics.guard_duration, d, detector).observe(seconds)
     for _detector in failed:
-        metrics.fail_closed.labels(d, "detector_error").inc()
+        metrics.child(metrics.fail_closed, d, "detector_error").inc()
 
 
 @dataclass
@@ -66,7 +66,7 @@ def guard_slots(
         original = slot.text
         decision = policy.evaluate(original, direction)
         observe(metrics, direction, decision.hits, decision.failed, decision.timings)
-        metrics.guarded_texts.labels(str(direction), str(decision.action)).inc()
+        metrics.child(metrics.guarded_texts, direction.value, decision.action.value).inc()
         verdict.decisions.append((slot, decision))
         verdict.findings.extend(describe(hit, slot.param) for hit in decision.hits)
         if audit_salt is not None:

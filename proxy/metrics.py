@@ -6,6 +6,8 @@ categories, actions, detector names. Never request ids, never user text.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -81,6 +83,16 @@ class Metrics:
             multiprocess_mode="liveall",
         )
         self._zero_known_labels()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: Counter | Histogram | Gauge, *labels: str) -> Any:
+        """`metric.labels(*labels)`, cached: the guard records several series per request, and
+        prometheus-client validates and locks on every `labels()` call."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def _zero_known_labels(self) -> None:
         """Create the label sets that events will use, at 0, so `increase()` sees the first one."""

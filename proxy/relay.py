@@ -242,15 +242,16 @@ async def relay_stream(
     try:
         await response.prepare(request)
         async for raw in upstream.content.iter_any():
+            out: list[bytes] = []  # everything one upstream read releases goes out in one write
             for event in decoder.decode(raw):
-                out = guard.on_event(event)
-                if out and not first_sent:
-                    first_sent = True
-                    metrics.time_to_first_token.labels(str(route)).observe(time.perf_counter() - started)
-                for piece in out:
-                    await response.write(piece)
+                out.extend(guard.on_event(event))
                 if guard.done:
                     break
+            if out:
+                if not first_sent:
+                    first_sent = True
+                    metrics.time_to_first_token.labels(str(route)).observe(time.perf_counter() - started)
+                await response.write(b"".join(out))
             if guard.done:
                 break
         else:

@@ -7,6 +7,7 @@ assignment, so requests in flight finish on the policy they started with.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from pathlib import Path
 
@@ -56,6 +57,7 @@ class PolicyReloader:
                 log.error("policy reload (%s) failed; the previous policy keeps serving: %s", reason, exc)
                 return False
             self.state.set_policy(policy, self.tenant)
+            gc.freeze()  # the new policy's objects are long-lived too (see cli._serve_one)
             self._seen = _fingerprint(policy.files)
             self.state.metrics.policy_reloads.labels("success").inc()
             log.info("policy reloaded (%s): %s version %s, %d terms", reason, policy.name, policy.version,

@@ -94,17 +94,23 @@ class RecognizerSlot:
     defer_to_earlier: bool = False
 
 
+#: Chinese context words for generic phone numbers (Presidio's own list is English only).
+PHONE_CONTEXT_ZH = ("电话", "致电", "座机", "手机", "联系", "热线", "号码", "拨打")
+
+
 def global_slots() -> list[RecognizerSlot]:
     """Presidio's predefined global recognizers, each with an RE2 prefilter.
 
     These prefilters match a whole candidate (not just its core), so each recognizer runs on
     the candidate plus a few characters either side for its own boundary checks.
     """
-    phone = PhoneRecognizer(supported_regions=(*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN"))
+    phone = PhoneRecognizer(
+        supported_regions=(*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN"),
+        context=[*PhoneRecognizer.CONTEXT, *PHONE_CONTEXT_ZH],
+    )
     specs: list[tuple[EntityRecognizer, str, str, int]] = [
         (OfflineEmailRecognizer(), "EMAIL_ADDRESS",
          r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+", 80),
-        (phone, "PHONE_NUMBER", r"\+?\(?\d[\d \-().]{5,20}\d", 32),
         (CreditCardRecognizer(), "CREDIT_CARD", r"\d{4}[ \-]?\d{3,4}[ \-]?\d{3,4}[ \-]?\d{3,5}", 23),
         (IbanRecognizer(), "IBAN_CODE", r"[A-Za-z]{2}\d{2}[ ]?[A-Za-z0-9]{4}[A-Za-z0-9 ]{4,30}", 42),
         (IpRecognizer(), "IP_ADDRESS",
@@ -113,6 +119,9 @@ def global_slots() -> list[RecognizerSlot]:
          r"(?i)(?:[a-z][a-z0-9+.\-]*://)?[a-z0-9\-.]*[a-z0-9\-]\.[a-z]{2,}(?:[/?#][^\s()<>\"']*)?", 256),
         (CryptoRecognizer(), "CRYPTO", r"(?:bc1|[13])[a-zA-HJ-NP-Z0-9]{25,59}", 62),
         (UsSsnRecognizer(), "US_SSN", r"\d{3}[ \-.]?\d{2}[ \-.]?\d{4}", 11),
+        # Last: phonenumbers tries every region on each candidate (the costliest recognizer by
+        # far), so it only looks at digits no recognizer before it has already explained.
+        (phone, "PHONE_NUMBER", r"\+?\(?\d[\d \-().]{5,20}\d", 32),
     ]
     return [
         RecognizerSlot(rec, entity, pre, max_chars, _flags_for(rec), tuple(rec.context or ()),
