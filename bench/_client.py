@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-# `bench/http.py` would shadow the standard library's `http` for scripts run from bench/:
+# bench/ goes last on the import path, so no script here can shadow a standard module:
 # search bench/ last (it still finds `_common`).
 if os.path.abspath(sys.path[0] or os.curdir) == os.path.dirname(os.path.abspath(__file__)):
     sys.path.append(sys.path.pop(0))

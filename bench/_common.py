@@ -645,7 +645,7 @@ def write_lexicon_in_child(path: Path, terms: int, never_in_texts: bool = True) 
 
 if __name__ == "__main__":  # `python bench/_common.py write-lexicon PATH TERMS`: in a child, so
     # the generator's garbage never lands in the heap of a process that measures RSS growth.
-    sys.path.append(sys.path.pop(0))  # bench/http.py must not shadow the standard library
+    sys.path.append(sys.path.pop(0))  # no script in bench/ may shadow a standard module
     if len(sys.argv) in (4, 5) and sys.argv[1] == "write-lexicon":
         write_lexicon(Path(sys.argv[2]), int(sys.argv[3]), never_in_texts=sys.argv[4:] != ["--unconstrained"])
     else:

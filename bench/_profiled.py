@@ -11,7 +11,7 @@ import os
 import sys
 
 if os.path.abspath(sys.path[0] or os.curdir) == os.path.dirname(os.path.abspath(__file__)):
-    sys.path.append(sys.path.pop(0))  # bench/http.py must not shadow the standard library
+    sys.path.append(sys.path.pop(0))  # no script in bench/ may shadow a standard module
 
 import cProfile
 import gc

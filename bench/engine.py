@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import sys
 
-# `bench/http.py` would shadow the standard library's `http` for scripts run from bench/:
+# bench/ goes last on the import path, so no script here can shadow a standard module:
 # search bench/ last (it still finds `_common`).
 if os.path.abspath(sys.path[0] or os.curdir) == os.path.dirname(os.path.abspath(__file__)):
     sys.path.append(sys.path.pop(0))
@@ -247,7 +247,7 @@ def main() -> None:
     }
     # Everything built so far (Presidio, spaCy, the policies) is moved out of the collector's
     # reach, so p99 measures the engine, not full collections over this harness's heap (the
-    # proxy's own GC pauses are measured by `bench/http.py --profile`).
+    # proxy's own GC pauses are measured by `bench/http_floor.py --profile`).
     gc.collect()
     gc.freeze()
     timings = {key: time_engines(runners, [s.text for s in group], rounds[key[0]]) for key, group in samples.items()}

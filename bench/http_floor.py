@@ -8,8 +8,8 @@ Workloads: 1 KB chat prompts without and with PII (non-streamed), and streamed 1
 answers; 1 and 32 connections. Load comes from `wrk` (Lua script for the POST body) in its
 own process, else from `bench/_client.py`. CPU and RSS of the relay come from /proc.
 
-    python bench/http.py            # full run, about 2.5 minutes
-    python bench/http.py --quick    # smoke run, about 1 minute
+    python bench/http_floor.py            # full run, about 2.5 minutes
+    python bench/http_floor.py --quick    # smoke run, about 1 minute
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
-# `bench/http.py` would shadow the standard library's `http` for scripts run from bench/:
+# bench/ goes last on the import path, so no script here can shadow a standard module:
 # search bench/ last (it still finds `_common`).
 if os.path.abspath(sys.path[0] or os.curdir) == os.path.dirname(os.path.abspath(__file__)):
     sys.path.append(sys.path.pop(0))
