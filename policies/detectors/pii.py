@@ -38,6 +38,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from policies.detectors import cn_ids
+from policies.detectors.phone import CANDIDATE, CandidatePhoneRecognizer
 from policies.detectors.pii_hold import trailing_identifier_start
 from policies.findings import Finding
 from policies.light_view import LightView, light_fold_class, light_view
@@ -104,7 +105,7 @@ def global_slots() -> list[RecognizerSlot]:
     These prefilters match a whole candidate (not just its core), so each recognizer runs on
     the candidate plus a few characters either side for its own boundary checks.
     """
-    phone = PhoneRecognizer(
+    phone = CandidatePhoneRecognizer(
         supported_regions=(*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN"),
         context=[*PhoneRecognizer.CONTEXT, *PHONE_CONTEXT_ZH],
     )
@@ -121,7 +122,7 @@ def global_slots() -> list[RecognizerSlot]:
         (UsSsnRecognizer(), "US_SSN", r"\d{3}[ \-.]?\d{2}[ \-.]?\d{4}", 11),
         # Last: phonenumbers tries every region on each candidate (the costliest recognizer by
         # far), so it only looks at digits no recognizer before it has already explained.
-        (phone, "PHONE_NUMBER", r"\+?\(?\d[\d \-().]{5,20}\d", 32),
+        (phone, "PHONE_NUMBER", CANDIDATE.pattern, 32),
     ]
     return [
         RecognizerSlot(rec, entity, pre, max_chars, _flags_for(rec), tuple(rec.context or ()),

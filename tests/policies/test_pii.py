@@ -240,3 +240,26 @@ def test_max_chars_for_kinds() -> None:
     assert DETECTOR.max_chars_for(frozenset({"CN_MOBILE"})) == 19 + FORMAT_CHARS_ALLOWANCE
     assert DETECTOR.max_chars_for(frozenset({"CN_MOBILE", "EMAIL_ADDRESS"})) == 80 + FORMAT_CHARS_ALLOWANCE
     assert DETECTOR.max_chars_for(frozenset({"KEYWORD"})) == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "call +44 20 7946 0958 now", "tel +1 415-555-2671 ok", "电话 +86 10 8888 6666。", "ring 020 7946 0958",
+        "call (415) 555-2671", "+49 30 901820 or 030 901820", "no number 12345", "order 2023112712345678",
+        "+33 1 42 68 53 00, +972 2-123-4567", "热线 400-810-8888",
+    ],
+)
+def test_candidate_phone_recognizer_answers_as_presidio_does(text: str) -> None:
+    """The shortcuts (one region for '+' numbers, stop once the whole candidate matched) give
+    exactly Presidio's results, on the windows the detector hands it and on whole texts."""
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from policies.detectors.phone import CANDIDATE, CandidatePhoneRecognizer
+
+    regions = (*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN")
+    stock, fast = PhoneRecognizer(supported_regions=regions), CandidatePhoneRecognizer(supported_regions=regions)
+    windows = [text] + [text[max(0, m.start() - 4) : m.end() + 4] for m in CANDIDATE.finditer(text)]
+    for window in windows:
+        expected = sorted((r.start, r.end, r.score) for r in stock.analyze(window, ["PHONE_NUMBER"]))
+        assert sorted((r.start, r.end, r.score) for r in fast.analyze(window, ["PHONE_NUMBER"])) == expected

@@ -1,0 +1,50 @@
+"""Presidio's phone recognizer, asking `phonenumbers` fewer questions for the same answers.
+
+Presidio runs `PhoneNumberMatcher` once per configured region (nine here) over its text, then
+keeps the longest result per span. The PII detector gives it one candidate number at a time,
+so two shortcuts give the same results at a fraction of the cost:
+
+- a number written with a leading `+` carries its country code: one pass, under any region,
+  finds it exactly as every region would;
+- once a region has matched the whole candidate, the other regions can only find the same span
+  or spans inside it, which Presidio's duplicate removal discards (same entity, same score).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import phonenumbers
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+#: The digit run the PII detector's prefilter matches for PHONE_NUMBER.
+CANDIDATE = re.compile(r"\+?\(?\d[\d \-().]{5,20}\d")
+
+
+class CandidatePhoneRecognizer(PhoneRecognizer):
+    """`PhoneRecognizer` with the two shortcuts above; otherwise Presidio's own matching."""
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        candidates = list(CANDIDATE.finditer(text))
+        regions = list(self.supported_regions)
+        if len(candidates) == 1 and candidates[0].group().startswith("+"):
+            regions = regions[:1]
+        whole = candidates[0].span() if len(candidates) == 1 else None
+        results: list[RecognizerResult] = []
+        for region in regions:
+            found = list(phonenumbers.PhoneNumberMatcher(text, region, leniency=self.leniency or 0))
+            results.extend(self._result(match, text) for match in found)
+            if whole is not None and any(m.start <= whole[0] and m.end >= whole[1] for m in found):
+                break
+        deduplicated: list[RecognizerResult] = EntityRecognizer.remove_duplicates(results)
+        return deduplicated
+
+    def _result(self, match: Any, text: str) -> RecognizerResult:
+        try:
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(text[match.start : match.end]))
+        except phonenumbers.NumberParseException:
+            region = None
+        result: RecognizerResult = self._get_recognizer_result(match, text, region, None)  # type: ignore[no-untyped-call]
+        return result
