@@ -35,7 +35,6 @@ from tests.support.bad_upstreams import (
     chat_chunk,
     chat_completion,
     delta,
-    free_port,
     http_chunk,
     http_end,
     http_head,
@@ -47,6 +46,7 @@ from tests.support.bad_upstreams import (
     sse,
     unaccepting_listener,
 )
+from tests.support.processes import free_port
 from tests.support.servers import Stack, proxy_in_front_of, serve
 
 EMAIL = "li.lei@example.com"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,15 +16,10 @@ import orjson
 import pytest
 from aiohttp import web
 
+from tests.support.processes import free_port, wait_ready
 from tests.support.servers import serve
 
 CLI = [sys.executable, "-m", "proxy.cli", "serve"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -40,21 +34,6 @@ def proxy_process(*args: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen
             proc.kill()
         proc.wait()
         log.close()
-
-
-async def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, "the proxy exited during start-up"
-            try:
-                async with session.get(f"{url}/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("the proxy did not become ready")
 
 
 async def chat(session: aiohttp.ClientSession, url: str, text: str, stream: bool = False) -> bytes:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import resource
-import socket
 import subprocess
 import sys
 import time
@@ -23,16 +22,11 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
+from tests.support.processes import free_port
+
 CLI = [sys.executable, "-m", "proxy.cli", "serve", "--workers", "1"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_mib(pid: int) -> float:
@@ -75,21 +69,6 @@ def proxy_process(*args: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen
 def proxy_log(tmp_path: Path) -> str:
     """The proxy's output, for assertion messages."""
     return "\n".join(p.read_text(errors="replace")[-3000:] for p in tmp_path.glob("proxy-*.log"))
-
-
-async def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, "the proxy exited during start-up"
-            try:
-                async with session.get(f"{url}/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("the proxy did not become ready")
 
 
 @dataclass

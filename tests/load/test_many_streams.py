@@ -30,8 +30,8 @@ from tests.load.harness import (
     proxy_log,
     proxy_process,
     rss_mib,
-    wait_ready,
 )
+from tests.support.processes import wait_ready
 
 STREAMS = 1_000
 CHUNKS = 30

@@ -24,8 +24,9 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from tests.load.harness import RssSampler, listen, proxy_log, proxy_process, wait_ready
+from tests.load.harness import RssSampler, listen, proxy_log, proxy_process
 from tests.support.bad_upstreams import delta, scrape
+from tests.support.processes import wait_ready
 
 CLIENTS = 16
 TRAFFIC_SECONDS = 8.0

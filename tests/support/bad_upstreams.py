@@ -152,13 +152,6 @@ def unaccepting_listener() -> Iterator[int]:
         listener.close()
 
 
-def free_port() -> int:
-    """A port nothing listens on (bound once, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 _LIVE_STATES = {"01": "ESTABLISHED", "08": "CLOSE_WAIT"}
 
 

@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -29,6 +28,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
+
+from tests.support.processes import free_port
 
 DEFAULT_BINARY = "/usr/bin/prometheus"
 JOB = "guardrail-proxy"
@@ -60,14 +61,6 @@ def find_prometheus(binary: str | os.PathLike[str] | None = None) -> Path:
         f"prometheus binary not found at {candidate} nor on PATH: run "
         "`apt-get install -y --no-install-recommends prometheus` (Debian; it also brings promtool)"
     )
-
-
-def free_port() -> int:
-    """A port free on 127.0.0.1 right now (Prometheus cannot report a kernel-chosen one)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class PrometheusServer:
