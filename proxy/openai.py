@@ -234,3 +234,38 @@ def _delta_call_slots(delta: dict[str, Any]) -> list[tuple[str, TextSlot]]:
         _string_or_none(function_call, "arguments", "arguments", slots)
         out.extend(("function_call", slot) for slot in slots)
     return out
+
+
+#: Keys under which guarded text lives. A JSON document that repeats one of them in an object
+#: is read differently by different parsers (orjson keeps the last, some keep the first).
+GUARDED_KEYS = (
+    "messages", "content", "text", "prompt", "input", "name", "arguments", "tool_calls",
+    "function_call", "function", "choices", "message", "delta", "reasoning_content", "refusal",
+)
+
+
+def _count_keys(node: Any, counts: dict[str, int]) -> None:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key in counts:
+                    counts[key] += 1
+                if isinstance(value, (dict, list)):
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, (dict, list)))
+
+
+def may_shadow_keys(raw: bytes, body: Any) -> bool:
+    """Whether `raw` could hold a repeated guarded key that parsing dropped.
+
+    The guard saw the parsed document; forwarding the raw bytes is only safe when every parser
+    will read the same. When a guarded key occurs in the bytes more often than in the parsed
+    tree (a duplicate key, or the same word quoted as a value: harmless, but cheaper to treat
+    alike), the caller forwards the re-encoded document instead of the raw bytes.
+    """
+    counts = dict.fromkeys(GUARDED_KEYS, 0)
+    _count_keys(body, counts)
+    return any(raw.count(b'"' + key.encode() + b'"') > count for key, count in counts.items())

@@ -16,7 +16,7 @@ from proxy.audit import client_id
 from proxy.errors import BadRequest, GuardUnavailable, NotFound, UpstreamUnavailable, error_response
 from proxy.flow import Flow
 from proxy.guarding import SlotsVerdict, guard_slots
-from proxy.openai import Route, request_slots, response_slots
+from proxy.openai import Route, may_shadow_keys, request_slots, response_slots
 from proxy.relay import relay_stream
 from proxy.state import MODEL, REQUEST_ID, STATE, TENANT
 from proxy.upstream import request_headers, response_headers
@@ -104,8 +104,9 @@ async def guarded(request: web.Request, route: Route) -> web.StreamResponse:
         return _blocked_prompt(route, verdict, flow.request_id)
     headers = _upstream_headers(request)
     headers["Content-Type"] = "application/json"
+    rewrite = verdict.changed or may_shadow_keys(raw, body)  # forward only what the guard read
     upstream_body = _encode(body, BadRequest("The request is nested too deeply to rewrite", code="invalid_value"),
-                            flow, "prompt") if verdict.changed else raw
+                            flow, "prompt") if rewrite else raw
     upstream = await state.upstream.send("POST", str(route), headers, upstream_body)
     state.metrics.upstream_duration.labels(str(route)).observe(time.perf_counter() - started)
     out_headers = response_headers(upstream.headers, flow.request_id)
@@ -146,7 +147,7 @@ async def _guarded_json(flow: Flow, data: bytes, headers: Any, status: int) -> w
     flow.state.learn_model(body.get("model") if isinstance(body, dict) else None)
     headers["X-Guardrail-Completion"] = str(action)
     out = _encode(body, UpstreamUnavailable("The upstream answer is nested too deeply to rewrite"), flow,
-                  "completion") if changed else data
+                  "completion") if changed or may_shadow_keys(data, body) else data
     return web.Response(status=status, body=out, headers=headers)
 
 

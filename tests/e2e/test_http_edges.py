@@ -164,3 +164,29 @@ async def test_serve_module_is_importable_without_upstream() -> None:
 
     args = build_parser().parse_args(["serve", "--demo"])
     assert args.demo and args.port == 8080
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # A parser that keeps the first of two keys would see the e-mail the guard never read.
+        b'{"messages":[{"role":"user","content":"mail x.y@example.com"}],"messages":[{"role":"user","content":"hi"}]}',
+        b'{"messages":[{"role":"user","content":"mail x.y@example.com","content":"hi"}]}',
+    ],
+)
+async def test_duplicate_keys_never_smuggle_unscanned_text(default_policy: Policy, raw: bytes) -> None:
+    seen: list[bytes] = []
+
+    async def upstream(request: web.Request) -> web.Response:
+        seen.append(await request.read())
+        return web.json_response({"id": "x", "object": "chat.completion", "created": 1, "model": "m",
+                                  "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
+                                               "finish_reason": "stop"}]})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", upstream)
+    async with proxy_stack(default_policy, upstream_app=app) as stack:
+        status, _ = await post(stack, "chat/completions", raw)
+    assert status == 200
+    assert len(seen) == 1 and b"example.com" not in seen[0]
+    assert orjson.loads(seen[0]) == orjson.loads(raw)  # the document the guard read, re-encoded
