@@ -68,7 +68,7 @@ class StreamScanner:
         return len(self._pending)
 
     def feed(self, delta: str) -> Release:
-        if self.blocked:
+        if self.blocked or not delta:  # nothing new: nothing more can be released
             return _NOTHING
         if not self._active:
             self.released_chars += len(delta)
