@@ -89,6 +89,12 @@ class StreamScanner:
         window = self._context + self._pending
         hits, failed, timings = self.policy.detect(window, self.direction)
         live = [hit for hit in hits if hit.finding.end > ctx]
+        late = any(hit.action in _WITHHELD and hit.finding.start < ctx for hit in live)
+        if late and self.policy.spec.stream.on_overflow == "block":
+            # A match began in text already sent: it was longer than any hold-back allowed for
+            # (an e-mail address over 80 characters). Stop rather than send the rest of it.
+            self.blocked = True
+            return Release("", blocked=True, overflow=True, timings=tuple(timings))
         cut = len(window) if final else max(ctx, min((hold(window) for hold in self._holds), default=len(window)))
         cut = _settle_cut(live, cut, ctx)
         overflow = len(window) - cut > self.max_pending_chars
@@ -123,6 +129,9 @@ def _hold_rule(detector: Detector) -> Callable[[str], int]:
     return lambda text: len(text) - window
 
 
+_WITHHELD = (Action.REDACT, Action.BLOCK)
+
+
 def _settle_cut(hits: list[Hit], cut: int, floor: int) -> int:
     """Move the release point back before any redact/block match it would split."""
     moved = True
@@ -130,8 +139,9 @@ def _settle_cut(hits: list[Hit], cut: int, floor: int) -> int:
         moved = False
         for hit in hits:
             if hit.action in (Action.REDACT, Action.BLOCK) and hit.finding.start < cut < hit.finding.end:
-                cut = max(floor, hit.finding.start)
-                moved = True
+                earlier = max(floor, hit.finding.start)
+                if earlier < cut:  # the cut only moves back, and never below `floor`: this ends
+                    cut, moved = earlier, True
     return cut
 
 

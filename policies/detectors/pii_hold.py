@@ -1,8 +1,9 @@
 """Where an identifier may still be being written at the end of a text (for streaming).
 
 Every entity the PII detector knows is written with ASCII letters and digits, a few
-punctuation marks, full-width forms of those, and spaces or dashes between digit groups; a
-licence plate also starts with one province character. So the only tail of a text that a
+punctuation marks, and spaces or dashes between digit groups, as the recognizers read them:
+after the light fold, so full-width, math-bold, circled or superscript digits and no-break
+spaces count too. A licence plate also starts with one province character. So the only tail of a text that a
 later chunk can turn into (or extend) a match is the trailing run of such characters. Text
 before that run can be released; prose ending in Chinese characters holds back nothing.
 """
@@ -11,19 +12,35 @@ from __future__ import annotations
 
 import unicodedata
 
+from policies.light_view import light_fold
+
 _PUNCTUATION = frozenset("@._%+-:/?#=&~()[]'!$*,;·")
 _GROUP_SEPARATORS = frozenset(" -\u3000")
 _PLATE_PROVINCES = frozenset("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼")
 
 
+def _folded(ch: str) -> str:
+    """What the recognizers see for `ch`: its light fold (𝟏, ①, ¹ read as 1; U+00A0 as a space)."""
+    return ch if ch.isascii() else light_fold(ch)
+
+
 def _identifier_char(ch: str) -> bool:
-    if ch.isascii():
-        return ch.isalnum() or ch in _PUNCTUATION
-    return "\uff01" <= ch <= "\uff5e" or ch in _PUNCTUATION or unicodedata.category(ch) == "Cf"
+    if not ch.isascii():
+        if unicodedata.category(ch) == "Cf" or ch in _PUNCTUATION:
+            return True
+        ch = _folded(ch)
+        if len(ch) != 1 or not ch.isascii():
+            return False
+    return ch.isalnum() or ch in _PUNCTUATION
+
+
+def _separator(ch: str) -> bool:
+    return ch in _GROUP_SEPARATORS or _folded(ch) in _GROUP_SEPARATORS
 
 
 def _digitish(ch: str) -> bool:
-    return ch.isdigit() or ch in "()+"
+    ch = _folded(ch)
+    return len(ch) == 1 and (ch.isdigit() or ch in "()+")
 
 
 def trailing_identifier_start(text: str, limit: int) -> int:
@@ -40,7 +57,7 @@ def trailing_identifier_start(text: str, limit: int) -> int:
         if _identifier_char(ch):
             i -= 1
             continue
-        if ch in _GROUP_SEPARATORS and i >= 2 and _digitish(text[i - 2]) and (i == end or _digitish(text[i])):
+        if _separator(ch) and i >= 2 and _digitish(text[i - 2]) and (i == end or _digitish(text[i])):
             i -= 1
             continue
         break

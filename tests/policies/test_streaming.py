@@ -78,3 +78,34 @@ def test_text_before_the_hold_back_window_is_released_at_once(default_policy: Po
     release = scanner.feed(text)
     assert release.text == "a" * 50
     assert scanner.pending_chars == hold
+
+
+UNICODE_IDENTIFIERS = [
+    "Call me: 138\u00a01234\u00a05678 thanks",  # no-break spaces between digit groups
+    "手机 138\u202f1234\u202f5678 ok",
+    "call me at 𝟏𝟑𝟖𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖 ok",  # math-bold digits
+    "手机 ①③⑧①②③④⑤⑥⑦⑧ ok",  # circled digits
+    "手机 ¹³⁸¹²³⁴⁵⁶⁷⁸ ok",  # superscripts
+]
+
+
+@pytest.mark.parametrize("text", UNICODE_IDENTIFIERS)
+def test_identifiers_written_with_unicode_digits_or_spaces_are_held_whole(default_policy: Policy, text: str) -> None:
+    """The hold-back reads characters as the recognizers do (after the light fold)."""
+    whole = default_policy.evaluate(text, Direction.COMPLETION)
+    assert whole.changed
+    for pieces in splits(text):
+        assert stream(default_policy, pieces) == (whole.text, False), pieces
+
+
+def test_a_match_longer_than_the_hold_back_stops_the_stream() -> None:
+    """An e-mail address longer than its declared bound began in text already sent: the stream
+    is stopped (fail closed, counted as an overflow), and this ends: no endless loop."""
+    from policies.loader import load_policy
+
+    policy = load_policy()
+    text = "x" * 120 + "@example.com done"
+    scanner = StreamScanner(policy, Direction.COMPLETION)
+    releases = [scanner.feed(char) for char in text]
+    assert any(r.blocked and r.overflow for r in releases)
+    assert "@" not in "".join(r.text for r in releases)
