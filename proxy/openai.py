@@ -95,8 +95,49 @@ def chat_request_slots(body: dict[str, Any]) -> list[TextSlot]:
             raise _bad(param, "expected a message object with a string 'role'")
         _content_slots(message, param, out)
         _string_or_none(message, "name", f"{param}.name", out)
+        _string_or_none(message, "reasoning_content", f"{param}.reasoning_content", out)
         _tool_call_slots(message, param, out)
+        for j, call in enumerate(message.get("tool_calls") or ()):
+            _string_or_none(call["function"], "name", f"{param}.tool_calls[{j}].function.name", out)
+    for key in _TEMPLATED_KEYS:  # rendered into the prompt by chat templates
+        if key in body:
+            _all_strings(body, key, key, out)
     return out
+
+
+#: Request fields whose strings chat templates render into the prompt: tool and function
+#: descriptions and schemas, structured-output schemas. Every string in them is guarded.
+_TEMPLATED_KEYS = ("tools", "functions", "response_format")
+
+#: Request fields whose answers the proxy cannot guard (token log-probabilities repeat the
+#: tokens; audio output carries a transcript): refused rather than passed through unguarded.
+_UNGUARDABLE = {
+    "logprobs": "token log-probabilities repeat the answer's text outside the fields the proxy guards",
+    "top_logprobs": "token log-probabilities repeat the answer's text outside the fields the proxy guards",
+    "audio": "audio output cannot be guarded",
+}
+
+
+def _all_strings(container: Any, key: str | int, param: str, out: list[TextSlot]) -> None:
+    """Every string value inside `container[key]` (object keys are names, not text)."""
+    value = container[key]
+    if isinstance(value, str):
+        out.append(TextSlot(container, key, param))
+    elif isinstance(value, dict):
+        for name in value:
+            _all_strings(value, name, f"{param}.{name}", out)
+    elif isinstance(value, list):
+        for i in range(len(value)):
+            _all_strings(value, i, f"{param}[{i}]", out)
+
+
+def _refuse_unguardable(body: dict[str, Any]) -> None:
+    for key, why in _UNGUARDABLE.items():
+        if body.get(key) not in (None, False, 0):
+            raise BadRequest(f"'{key}' is not supported through the guard: {why}", param=key, code="unsupported_input")
+    modalities = body.get("modalities")
+    if isinstance(modalities, list) and "audio" in modalities:
+        raise BadRequest("audio output cannot be guarded", param="modalities", code="unsupported_input")
 
 
 def _prompt_list_slots(body: dict[str, Any], key: str) -> list[TextSlot]:
@@ -128,11 +169,14 @@ def request_slots(route: Route, body: Any) -> list[TextSlot]:
         raise _bad("stream", "expected a boolean")
     if n is not None and (not isinstance(n, int) or isinstance(n, bool)):
         raise _bad("n", "expected an integer")
+    if route is Route.EMBEDDINGS:
+        return _prompt_list_slots(body, "input")
+    _refuse_unguardable(body)
     if route is Route.CHAT:
         return chat_request_slots(body)
-    if route is Route.COMPLETIONS:
-        return _prompt_list_slots(body, "prompt")
-    return _prompt_list_slots(body, "input")
+    out = _prompt_list_slots(body, "prompt")
+    _string_or_none(body, "suffix", "suffix", out)
+    return out
 
 
 def _choices(body: Any) -> list[dict[str, Any]]:
@@ -266,6 +310,8 @@ def may_shadow_keys(raw: bytes, body: Any) -> bool:
     tree (a duplicate key, or the same word quoted as a value: harmless, but cheaper to treat
     alike), the caller forwards the re-encoded document instead of the raw bytes.
     """
+    if b"\\u" in raw:  # an escaped key ("cont\\u0065nt") cannot be counted in the bytes
+        return True
     counts = dict.fromkeys(GUARDED_KEYS, 0)
     _count_keys(body, counts)
     return any(raw.count(b'"' + key.encode() + b'"') > count for key, count in counts.items())

@@ -39,6 +39,23 @@ from proxy.state import ProxyState
 
 log = logging.getLogger(__name__)
 
+_KEEP_ALIVE = encode_comment("keep-alive")
+#: The longest text one stream chunk may carry: longer, and it is not guarded on the event loop
+#: (a model sends tokens, not megabytes); the stream ends as a protocol error.
+MAX_DELTA_CHARS = 64 * 1024
+
+
+def _upstream_error_event(error: Any, policy: Policy) -> bytes:
+    """An upstream's in-stream error, rebuilt: its type and code, and its message guarded like
+    model text (it may quote the conversation)."""
+    error = error if isinstance(error, dict) else {}
+    kind = error.get("type") if isinstance(error.get("type"), str) else "upstream_error"
+    code = error.get("code") if isinstance(error.get("code"), (str, int)) else None
+    message = error.get("message") if isinstance(error.get("message"), str) else ""
+    decision = policy.evaluate(message, Direction.COMPLETION)
+    message = decision.text if message and not decision.blocked else "The upstream reported an error mid-stream."
+    return encode_data(orjson.dumps(error_body(message, kind[:64], code)))
+
 _SENT_DONE = b"data: [DONE]\n\n"
 
 
@@ -132,8 +149,8 @@ class StreamGuard:
         return self.saw_done or (bool(self.blocked) and len(self.ended) >= self.expected_choices)
 
     def on_event(self, event: SSEEvent | SSEComment) -> list[bytes]:
-        if isinstance(event, SSEComment):
-            return [encode_comment(event.text)]
+        if isinstance(event, SSEComment):  # a keep-alive: its text is not passed on unread
+            return [_KEEP_ALIVE]
         if event.data == DONE:
             self.saw_done = True
             return [*self.flush_all(), _SENT_DONE]
@@ -144,8 +161,8 @@ class StreamGuard:
         chunk = orjson.loads(data)
         if not isinstance(chunk, dict):  # not a chunk the guard can read: never forwarded
             raise UpstreamUnavailable("The upstream sent a stream event that is not a JSON object")
-        if "error" in chunk and "choices" not in chunk:
-            return [encode_data(data)]  # an in-stream error from the upstream: not model text
+        if "error" in chunk and "choices" not in chunk:  # an in-stream error: passed on as type and code only
+            return [_upstream_error_event(chunk["error"], self.policy)]
         self.template = {k: v for k, v in chunk.items() if k not in ("choices", "usage")}
         before: list[bytes] = []
         newly_blocked: set[int] = set()
@@ -153,6 +170,8 @@ class StreamGuard:
             if index in self.ended or index in newly_blocked:
                 slot.replace("")
                 continue
+            if len(slot.text) > MAX_DELTA_CHARS:
+                raise UpstreamUnavailable(f"The upstream sent a stream chunk of over {MAX_DELTA_CHARS} characters")
             release = self.scanner((index, field)).feed(slot.text)
             self._observe(release, (index, field))
             if release.blocked:
@@ -162,6 +181,8 @@ class StreamGuard:
                 slot.replace(release.text)
         choices = []
         for position, choice in enumerate(chunk.get("choices") or ()):
+            if choice.get("logprobs") is not None:  # refused in requests; never sent ahead of held text
+                choice["logprobs"] = None
             index = choice.get("index", position)
             if index in self.ended or index in newly_blocked:
                 continue

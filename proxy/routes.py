@@ -76,9 +76,11 @@ def _refuse_choice(route: Route, choice: dict[str, Any], refusal: str) -> None:
     choice["finish_reason"] = "content_filter"
     if route is Route.COMPLETIONS:
         choice["text"] = refusal
+        choice.pop("logprobs", None)
         return
+    choice.pop("logprobs", None)
     message = choice.get("message") or {}
-    for key in ("tool_calls", "function_call", "reasoning_content"):
+    for key in ("tool_calls", "function_call", "reasoning_content", "refusal", "audio"):
         message.pop(key, None)
     message["content"] = refusal
     choice["message"] = message

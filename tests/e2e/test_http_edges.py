@@ -190,3 +190,41 @@ async def test_duplicate_keys_never_smuggle_unscanned_text(default_policy: Polic
     assert status == 200
     assert len(seen) == 1 and b"example.com" not in seen[0]
     assert orjson.loads(seen[0]) == orjson.loads(raw)  # the document the guard read, re-encoded
+
+
+async def test_text_that_templates_render_into_the_prompt_is_guarded(stack: Stack) -> None:
+    body = {
+        "model": "m",
+        "messages": [
+            {"role": "assistant", "content": "ok", "reasoning_content": "user is a.b@example.com"},
+            {"role": "user", "content": "hi"},
+        ],
+        "tools": [{"type": "function", "function": {
+            "name": "lookup", "description": "call 13812345678 for help",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string", "description": "mail c.d@example.org"}}},
+        }}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": {"description": "ID 11010519491231002X"}}},
+    }
+    status, _ = await post(stack, "chat/completions", orjson.dumps(body))
+    assert status == 200
+    seen = orjson.dumps(stack.model.received[-1])
+    for value in (b"a.b@example.com", b"13812345678", b"c.d@example.org", b"11010519491231002X"):
+        assert value not in seen
+    assert stack.model.received[-1]["tools"][0]["function"]["parameters"]["properties"]["q"]["type"] == "string"
+
+
+async def test_completion_suffix_is_guarded(stack: Stack) -> None:
+    status, _ = await post(stack, "completions", orjson.dumps({"model": "m", "prompt": "a", "suffix": "x@y.com"}))
+    assert status == 200 and b"x@y.com" not in orjson.dumps(stack.model.received[-1])
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [({"logprobs": True}, "logprobs"), ({"top_logprobs": 5}, "top_logprobs"),
+     ({"modalities": ["text", "audio"]}, "modalities"), ({"audio": {"voice": "alloy"}}, "audio")],
+)
+async def test_outputs_the_guard_cannot_read_are_refused(stack: Stack, extra: dict[str, Any], param: str) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], **extra}
+    status, error = await post(stack, "chat/completions", orjson.dumps(body))
+    assert status == 400 and error["error"]["code"] == "unsupported_input" and error["error"]["param"] == param
+    assert stack.model.received == []

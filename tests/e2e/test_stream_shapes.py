@@ -166,14 +166,16 @@ async def test_final_usage_chunk_with_no_choices_is_forwarded(default_policy: Po
     assert all(orjson.loads(e.data)["service_tier"] == "default" for e in relayed[:-1])
 
 
-async def test_keep_alive_comments_are_forwarded(default_policy: Policy) -> None:
-    events = [b": ping\n\n", chunk(role="assistant", content=""), b": OPENROUTER PROCESSING\n\n",
+async def test_keep_alive_comments_are_forwarded_without_their_text(default_policy: Policy) -> None:
+    """Each upstream comment keeps the connection alive downstream too, as a fixed comment: its
+    text is not model output the guard reads, so it is not passed on."""
+    events = [b": ping\n\n", chunk(role="assistant", content=""), b": call 13812345678\n\n",
               chunk(content="Hello"), b":\n\n", chunk(content=" there"), chunk(finish="stop"), DONE]
     async with scripted(default_policy, events) as stack:
         body, _ = await raw_events(stack)
         state, _ = await accumulate(stack)
-    assert body.startswith(b": ping\n\n")
-    assert body.count(b": OPENROUTER PROCESSING\n\n") == 1 and body.count(b":\n\n") == 1
+    assert body.startswith(b": keep-alive\n\n")
+    assert body.count(b": keep-alive\n\n") == 3 and b"13812345678" not in body
     assert state.current_completion_snapshot.choices[0].message.content == "Hello there"
 
 
