@@ -64,7 +64,10 @@ def _tool_call_slots(message: dict[str, Any], param: str, out: list[TextSlot]) -
             _string_or_none(function, "arguments", f"{param}.tool_calls[{j}].function.arguments", out)
     function_call = message.get("function_call")
     if isinstance(function_call, dict):
+        _string_or_none(function_call, "name", f"{param}.function_call.name", out)
         _string_or_none(function_call, "arguments", f"{param}.function_call.arguments", out)
+    elif function_call is not None:
+        raise _bad(f"{param}.function_call", "expected an object with 'name' and 'arguments'")
 
 
 def _content_slots(message: dict[str, Any], param: str, out: list[TextSlot]) -> None:
