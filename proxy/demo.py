@@ -78,12 +78,17 @@ async def models(request: web.Request) -> web.Response:
     return web.json_response({"object": "list", "data": data})
 
 
-async def chat_completions(request: web.Request) -> web.StreamResponse:
+async def _answer(request: web.Request, id_prefix: str) -> tuple[dict[str, Any], str, dict[str, Any], dict[str, int]]:
+    """The request, the reply to give, the fields every answer object shares, and the usage."""
     body = await _body(request)
     demo = request.app[DEMO_KEY]
     reply = demo.reply_for(body)
-    base = {"id": demo.next_id("chatcmpl"), "created": int(time.time()), "model": body.get("model", DEMO_MODEL)}
-    usage = _usage(last_user_text(body), reply)
+    base = {"id": demo.next_id(id_prefix), "created": int(time.time()), "model": body.get("model", DEMO_MODEL)}
+    return body, reply, base, _usage(last_user_text(body), reply)
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    body, reply, base, usage = await _answer(request, "chatcmpl")
     if not body.get("stream"):
         choice = {
             "index": 0, "message": {"role": "assistant", "content": reply, "refusal": None},
@@ -101,11 +106,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 
 async def completions(request: web.Request) -> web.StreamResponse:
-    body = await _body(request)
-    demo = request.app[DEMO_KEY]
-    reply = demo.reply_for(body)
-    base = {"id": demo.next_id("cmpl"), "created": int(time.time()), "model": body.get("model", DEMO_MODEL)}
-    usage = _usage(last_user_text(body), reply)
+    body, reply, base, usage = await _answer(request, "cmpl")
     if not body.get("stream"):
         choice = {"index": 0, "text": reply, "logprobs": None, "finish_reason": "stop"}
         return web.json_response({**base, "object": "text_completion", "choices": [choice], "usage": usage})
