@@ -132,7 +132,7 @@ def global_slots() -> list[RecognizerSlot]:
 
 
 #: Generic recognizers whose candidates are often already found by a specific one.
-_DEFERRING = frozenset({"PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "CN_LANDLINE"})
+_DEFERRING = frozenset({"PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "CN_LANDLINE", "CN_MOBILE", "CN_BANK_CARD", "CN_USCC"})
 
 
 def chinese_slots() -> list[RecognizerSlot]:
