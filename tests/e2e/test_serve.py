@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -16,24 +15,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from tests.support.processes import free_port, wait_ready
+from tests.support.processes import SERVE, proxy_process, wait_ready
 from tests.support.servers import serve
-
-CLI = [sys.executable, "-m", "proxy.cli", "serve"]
-
-
-@contextmanager
-def proxy_process(*args: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    log = (tmp_path / f"proxy-{port}.log").open("wb")
-    proc = subprocess.Popen([*CLI, "--port", str(port), *args], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield proc, f"http://127.0.0.1:{port}"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        log.close()
 
 
 async def chat(session: aiohttp.ClientSession, url: str, text: str, stream: bool = False) -> bytes:
@@ -135,7 +118,7 @@ async def test_sighup_reloads_the_policy(tmp_path: Path) -> None:
 )
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_bad_start_up_says_why_and_exits_2(args: list[str], message: str, workers: str) -> None:
-    env_free = subprocess.run([*CLI, "--workers", workers, *args], capture_output=True, text=True, timeout=60,
+    env_free = subprocess.run([*SERVE, "--workers", workers, *args], capture_output=True, text=True, timeout=60,
                               env={"PATH": "/usr/bin:/bin", "GUARDRAIL_AUDIT_SALT": "s"})
     assert env_free.returncode == 2
     assert message in env_free.stderr

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import resource
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -24,9 +23,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from tests.support.processes import free_port
-
-CLI = [sys.executable, "-m", "proxy.cli", "serve", "--workers", "1"]
+from tests.support import processes
 
 
 def rss_mib(pid: int) -> float:
@@ -52,18 +49,9 @@ def open_files_limit(wanted: int) -> Iterator[int]:
 
 @contextmanager
 def proxy_process(*args: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """The proxy on a free port, its output in `tmp_path`; killed on exit if still running."""
-    port = free_port()
-    log_path = tmp_path / f"proxy-{port}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([*CLI, "--port", str(port), "--log-level", "WARNING", *args],
-                                stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield proc, f"http://127.0.0.1:{port}"
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
+    """One quiet worker (`--workers 1 --log-level WARNING`), as `processes.proxy_process` runs it."""
+    with processes.proxy_process("--workers", "1", "--log-level", "WARNING", *args, tmp_path=tmp_path) as running:
+        yield running
 
 
 def proxy_log(tmp_path: Path) -> str:
