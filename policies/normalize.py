@@ -150,8 +150,25 @@ def _fold_char(ch: str, t2s: dict[str, str]) -> str:
 
 
 def fold(text: str, table: FoldTable | None = None) -> str:
-    """The normalized view of `text`: what keyword terms and scanned texts are compared as."""
-    return text.translate(table if table is not None else _get_tables().fold)
+    """The normalized view of `text`: what keyword terms and scanned texts are compared as.
+
+    The last result is kept: a policy with several keyword detectors folds each text once.
+    """
+    global _last_fold
+    table = table if table is not None else _get_tables().fold
+    last = _last_fold  # one read: another thread may swap in its own tuple at any time
+    if last[0] is text and last[1] is table:
+        return last[2]
+    folded = text.translate(table)
+    if len(text) <= _FOLD_CACHE_MAX_CHARS:
+        _last_fold = (text, table, folded)
+    return folded
+
+
+#: (text, table, fold of text): the text is held, so no other string can take its identity;
+#: only short texts are kept, so a 10 MB prompt is not held until the next request.
+_FOLD_CACHE_MAX_CHARS = 65_536
+_last_fold: tuple[str | None, FoldTable | None, str] = (None, None, "")
 
 
 def is_invisible(ch: str) -> bool:

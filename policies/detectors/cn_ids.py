@@ -17,6 +17,7 @@ recognizers only on windows around its hits.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, ClassVar
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
@@ -29,6 +30,7 @@ from policies.detectors.cn_checksums import (
     is_valid_uscc,
     luhn_ok,
 )
+from policies.detectors.prefilters import union_prefilter
 
 if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -81,6 +83,7 @@ class ChineseIdRecognizer(PatternRecognizer):
         )
         # Presidio compiles patterns on first use; do it at load time, not on a request.
         super().analyze("", [self.ENTITY])
+        self._context_words = re.compile("|".join(map(re.escape, self.CONTEXT)), re.IGNORECASE)
 
     def adjusted_score(self, matched: str, score: float) -> float:
         """The score after Presidio's validation; a hook for graded checks (bank cards)."""
@@ -95,6 +98,18 @@ class ChineseIdRecognizer(PatternRecognizer):
                 return word
         return None
 
+    def has_context(self, text: str, start: int, end: int) -> bool:
+        """Whether `context_word` would find a word: one regex search a side, no copies."""
+        search = self._context_words.search
+        return bool(search(text, max(0, start - CONTEXT_CHARS), start) or search(text, end, end + CONTEXT_CHARS))
+
+    def rescore(self, text: str, start: int, end: int, score: float) -> float:
+        """The score after Presidio's validation: `adjusted_score`, then the context boost."""
+        score = self.adjusted_score(text[start:end], score)
+        if score > 0 and self.has_context(text, start, end):
+            score = min(EntityRecognizer.MAX_SCORE, score + CONTEXT_BOOST)
+        return score
+
     def analyze(
         self,
         text: str,
@@ -102,7 +117,7 @@ class ChineseIdRecognizer(PatternRecognizer):
         nlp_artifacts: NlpArtifacts | None = None,
         regex_flags: int | None = None,
     ) -> list[RecognizerResult]:
-        """Presidio's pattern matching and validation, then the score hook and context boost.
+        """Presidio's pattern matching and validation, then `rescore` on each result.
 
         Boosted results carry `is_score_enhanced_by_context` so Presidio's own enhancer does
         not boost them a second time inside an `AnalyzerEngine`; callers with a context step
@@ -110,10 +125,9 @@ class ChineseIdRecognizer(PatternRecognizer):
         """
         kept: list[RecognizerResult] = []
         for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
-            score = self.adjusted_score(text[result.start : result.end], result.score)
+            score = self.rescore(text, result.start, result.end, result.score)
             word = self.context_word(text, result.start, result.end) if score > 0 else None
             if word is not None:
-                score = min(EntityRecognizer.MAX_SCORE, score + CONTEXT_BOOST)
                 result.recognition_metadata[_BOOSTED_KEY] = True
                 if result.analysis_explanation is not None:
                     result.analysis_explanation.set_supportive_context_word(word)
@@ -123,6 +137,9 @@ class ChineseIdRecognizer(PatternRecognizer):
                 kept.append(result)
         results: list[RecognizerResult] = EntityRecognizer.remove_duplicates(kept)
         return results
+
+    #: `analyze` adds nothing but `rescore`: `recognizer_spans` may run the patterns itself.
+    analyze.rescores_only = True  # type: ignore[attr-defined]
 
 
 def _same_digits(text: str) -> bool:
@@ -153,7 +170,7 @@ class ResidentIdRecognizer(ChineseIdRecognizer):
 
         15 digits have no check digit: a real region and date leave the base score (None).
         """
-        if len(compact(pattern_text)) == 15:
+        if len(pattern_text) <= 17 and len(compact(pattern_text)) == 15:  # 18 characters at least otherwise
             return None if is_valid_legacy_resident_id(pattern_text) else False
         return is_valid_resident_id(pattern_text)
 
@@ -358,18 +375,12 @@ def chinese_recognizers() -> list[PatternRecognizer]:
     return [cls() for cls in RECOGNIZER_CLASSES]
 
 
-# RE2 regexes (no lookarounds) matching a part of anything the recognizer finds: run them
-# first, then the recognizer on windows of `MAX_MATCH_CHARS` (+ `CONTEXT_CHARS`) around hits.
+# RE2 prefilters: each recognizer's own patterns without their look-arounds (a superset of
+# what it finds; see `prefilters.py`). `pii.py` runs them first, then the recognizer on
+# windows of `MAX_MATCH_CHARS` around their hits.
 PREFILTERS: dict[str, str] = {
-    "CN_RESIDENT_ID": r"[1-9][0-9]{5} ?[0-9]{6,8} ?[0-9]{3}",
-    "CN_MOBILE": r"1[3-9][0-9][ -]?[0-9]{4}[ -]?[0-9]{4}",
-    "CN_LANDLINE": (rf"(?:10|2[0-9]|[3-9][0-9]{{2}})[){_FW_CLOSE}]?[ -]?[1-9][0-9]{{2,3}}[ -]?[0-9]{{4}}"),
-    "CN_BANK_CARD": r"[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{4}",
-    "CN_USCC": r"[0-9A-Za-z]{2}[0-9]{6}[0-9A-Za-z]{10}",
-    "CN_PASSPORT": r"[EGDSP][A-Z]?[0-9]{7}",
-    "CN_HKMO_PERMIT": r"[CHM][A-Z]?[0-9]{7}",
-    "HK_ID": r"[A-Z]{1,2}[0-9]{6}",
-    "CN_LICENSE_PLATE": rf"[{_PLATE_PROVINCES}][A-Z][·•・ -]?[0-9A-Z]{{4}}",
+    cls.ENTITY: union_prefilter((regex for _, regex, _ in cls.PATTERNS), ignore_case=True)
+    for cls in RECOGNIZER_CLASSES
 }
 
 # Longest span of original text one finding can cover (for the streaming hold-back).

@@ -19,6 +19,8 @@ import phonenumbers
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
+from policies.detectors.recognizer_spans import Span, remove_contained
+
 #: The digit run the PII detector's prefilter matches for PHONE_NUMBER.
 CANDIDATE = re.compile(r"\+?\(?\d[\d \-().]{5,20}\d")
 
@@ -27,19 +29,29 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
     """`PhoneRecognizer` with the two shortcuts above; otherwise Presidio's own matching."""
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        results = [self._result(match, text) for match in self._matches(text)]
+        deduplicated: list[RecognizerResult] = EntityRecognizer.remove_duplicates(results)
+        return deduplicated
+
+    def spans(self, text: str) -> list[Span]:
+        """What `analyze` finds, as spans (see `recognizer_spans`): every match scores `SCORE`,
+        and the region (which only Presidio's explanation text names) is not looked up."""
+        return remove_contained([(match.start, match.end, float(self.SCORE)) for match in self._matches(text)])
+
+    def _matches(self, text: str) -> list[Any]:
+        """`PhoneNumberMatcher`'s matches over the regions that can still add a span."""
         candidates = list(CANDIDATE.finditer(text))
         regions = list(self.supported_regions)
         if len(candidates) == 1 and candidates[0].group().startswith("+"):
             regions = regions[:1]
         whole = candidates[0].span() if len(candidates) == 1 else None
-        results: list[RecognizerResult] = []
+        matches: list[Any] = []
         for region in regions:
             found = list(phonenumbers.PhoneNumberMatcher(text, region, leniency=self.leniency or 0))
-            results.extend(self._result(match, text) for match in found)
+            matches.extend(found)
             if whole is not None and any(m.start <= whole[0] and m.end >= whole[1] for m in found):
                 break
-        deduplicated: list[RecognizerResult] = EntityRecognizer.remove_duplicates(results)
-        return deduplicated
+        return matches
 
     def _result(self, match: Any, text: str) -> RecognizerResult:
         try:

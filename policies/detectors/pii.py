@@ -20,12 +20,11 @@ import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, cast
 
 import re2
 import regex  # type: ignore[import-untyped]  # only for its flag constants; no stubs installed
 import tldextract
-from presidio_analyzer import EntityRecognizer, PatternRecognizer
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     CryptoRecognizer,
@@ -40,14 +39,11 @@ from presidio_analyzer.predefined_recognizers import (
 from policies.detectors import cn_ids
 from policies.detectors.phone import CANDIDATE, CandidatePhoneRecognizer
 from policies.detectors.pii_hold import trailing_identifier_start
+from policies.detectors.prefilters import union_prefilter
+from policies.detectors.recognizer_spans import SpanFinder, span_finder
+from policies.detectors.utf8_text import Utf8Text
 from policies.findings import Finding
 from policies.light_view import LightView, light_fold_class, light_view
-
-if TYPE_CHECKING:
-    from presidio_analyzer.nlp_engine import NlpArtifacts
-
-#: What recognizers that need no NLP are given; Presidio's base class annotation wants artifacts.
-_NO_NLP = cast("NlpArtifacts", None)
 
 #: Presidio's default flags, plus ASCII: `\w` and `\b` must not treat CJK characters as part
 #: of an e-mail address or a number ("邮箱是a@b.com" must not swallow "邮箱是").
@@ -112,23 +108,34 @@ def global_slots() -> list[RecognizerSlot]:
     specs: list[tuple[EntityRecognizer, str, str, int]] = [
         (OfflineEmailRecognizer(), "EMAIL_ADDRESS",
          r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+", 80),
-        (CreditCardRecognizer(), "CREDIT_CARD", r"\d{4}[ \-]?\d{3,4}[ \-]?\d{3,4}[ \-]?\d{3,5}", 23),
+        (CreditCardRecognizer(), "CREDIT_CARD", _DERIVED, 23),
         (IbanRecognizer(), "IBAN_CODE", r"[A-Za-z]{2}\d{2}[ ]?[A-Za-z0-9]{4}[A-Za-z0-9 ]{4,30}", 42),
         (IpRecognizer(), "IP_ADDRESS",
          r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f:]*::?[0-9A-Fa-f:.]+|::", 64),
         (UrlRecognizer(), "URL",
          r"(?i)(?:[a-z][a-z0-9+.\-]*://)?[a-z0-9\-.]*[a-z0-9\-]\.[a-z]{2,}(?:[/?#][^\s()<>\"']*)?", 256),
         (CryptoRecognizer(), "CRYPTO", r"(?:bc1|[13])[a-zA-HJ-NP-Z0-9]{25,59}", 62),
-        (UsSsnRecognizer(), "US_SSN", r"\d{3}[ \-.]?\d{2}[ \-.]?\d{4}", 11),
+        (UsSsnRecognizer(), "US_SSN", _DERIVED, 11),
         # Last: phonenumbers tries every region on each candidate (the costliest recognizer by
         # far), so it only looks at digits no recognizer before it has already explained.
         (phone, "PHONE_NUMBER", CANDIDATE.pattern, 32),
     ]
     return [
-        RecognizerSlot(rec, entity, pre, max_chars, _flags_for(rec), tuple(rec.context or ()),
-                       CANDIDATE_MARGIN, entity in _DEFERRING)
+        RecognizerSlot(rec, entity, _derived(rec) if pre is _DERIVED else pre, max_chars, _flags_for(rec),
+                       tuple(rec.context or ()), CANDIDATE_MARGIN, entity in _DEFERRING)
         for rec, entity, pre, max_chars in specs
     ]
+
+
+#: In `global_slots`: the recognizer's own patterns, without look-arounds, are the prefilter.
+_DERIVED = "derived from the recognizer's patterns"
+
+
+def _derived(recognizer: EntityRecognizer) -> str:
+    """`union_prefilter` of a pattern recognizer's regexes, read with `ASCII_FLAGS`."""
+    assert isinstance(recognizer, PatternRecognizer)
+    patterns: list[Pattern] = recognizer.patterns  # type: ignore[has-type]  # untyped in Presidio
+    return union_prefilter((pattern.regex for pattern in patterns), ignore_case=True)
 
 
 #: Generic recognizers whose candidates are often already found by a specific one.
@@ -142,9 +149,9 @@ def chinese_slots() -> list[RecognizerSlot]:
         entity = rec.supported_entities[0]
         max_chars = cn_ids.MAX_MATCH_CHARS[entity]
         # These recognizers weigh their own context words (before and after, by character),
-        # so the slot adds none; the margin lets them see those words around the match.
+        # so the slot adds none; they read those words in the whole text, around the window.
         slots.append(RecognizerSlot(rec, entity, cn_ids.PREFILTERS.get(entity), max_chars, None,
-                                    (), max_chars + cn_ids.CONTEXT_CHARS, entity in _DEFERRING))
+                                    (), max_chars, entity in _DEFERRING))
     return slots
 
 
@@ -199,6 +206,7 @@ class _Compiled:
     slot: RecognizerSlot
     context: ContextWords
     prefilter: re2._Regexp | None
+    find: SpanFinder
 
 
 class PiiDetector:
@@ -214,13 +222,15 @@ class PiiDetector:
         self.name = name
         self.score_threshold = score_threshold
         self.context_window = context_window
+        options = re2.Options()
+        options.never_capture = True  # only where a candidate is matters, never its groups
         compiled = [
-            _Compiled(s, ContextWords(s.context), re2.compile(s.prefilter) if s.prefilter else None) for s in slots
+            _Compiled(s, ContextWords(s.context), re2.compile(s.prefilter, options) if s.prefilter else None,
+                      span_finder(s.recognizer, s.entity, s.regex_flags))
+            for s in slots
         ]
         self._always = [c for c in compiled if c.prefilter is None]
         self._filtered = [c for c in compiled if c.prefilter is not None]
-        options = re2.Options()
-        options.never_capture = True
         self._set = re2.Set.SearchSet(options)
         for item in self._filtered:
             self._set.Add(item.slot.prefilter)
@@ -266,41 +276,48 @@ class PiiDetector:
         return max((chars for entity, chars in self._max_chars.items() if entity in kinds), default=0)
 
     def detect(self, text: str) -> list[Finding]:
-        view, hits = self._view(text)
-        source = text if view is None else view.text
+        view, source, hits = self._view(text)
         findings: list[Finding] = []
         for item in self._always:
-            findings.extend(self._analyze(item, source, 0, source))
+            findings.extend(self._analyze(item, source.text, 0, len(source.text)))
+        covered: Coverage | None = None  # of `findings`, rebuilt only when they grew
         for index in hits:
             item = self._filtered[index]
-            covered = Coverage(findings) if item.slot.defer_to_earlier else None
-            for start, end in self._windows(item.prefilter, source, item.slot.margin, covered):
-                findings.extend(self._analyze(item, source[start:end], start, source))
+            if item.slot.defer_to_earlier and (covered is None or covered.count != len(findings)):
+                covered = Coverage(findings)
+            deferred = covered if item.slot.defer_to_earlier else None
+            for start, end in self._windows(item.prefilter, source, item.slot.margin, deferred):
+                findings.extend(self._analyze(item, source.text, start, end))
         return _dedupe(findings if view is None or view.identity else _in_original(findings, view))
 
-    def _view(self, text: str) -> tuple[LightView | None, list[int]]:
-        """The light view of `text` (None: the text itself) and the prefilters that fire on it,
-        sorted (the slots' order, which deferral relies on). A text the fold leaves alone, the
-        common case, takes one RE2 pass and no allocation."""
+    def _view(self, text: str) -> tuple[LightView | None, Utf8Text, list[int]]:
+        """The light view of `text` (None: the text itself), what the recognizers read (the
+        view or the text, encoded once for RE2) and the prefilters that fire on it, sorted
+        (the slots' order, which deferral relies on). A text the fold leaves alone, the
+        common case, takes one RE2 pass."""
         try:
-            hits = self._set.Match(text) or []
+            source = Utf8Text(text)
         except UnicodeEncodeError:  # a lone surrogate: RE2 takes UTF-8 only; the view has U+FFFD
             hits = [self._fold_index]
+        else:
+            hits = self._set.Match(source.data) or []
         if self._fold_index not in hits:
-            return None, sorted(hits)
+            return None, source, sorted(hits)
         view = light_view(text)
-        return view, sorted(i for i in self._set.Match(view.text) or () if i != self._fold_index)
+        source = Utf8Text(view.text)
+        return view, source, sorted(i for i in self._set.Match(source.data) or () if i != self._fold_index)
 
     @staticmethod
     def _windows(
-        prefilter: re2._Regexp, text: str, margin: int, covered: Coverage | None
+        prefilter: re2._Regexp, source: Utf8Text, margin: int, covered: Coverage | None
     ) -> Iterable[tuple[int, int]]:
         """Candidate windows, widened by `margin` either side and merged; covered ones skipped."""
         window_start = window_end = -1
-        for match in prefilter.finditer(text):
-            if covered is not None and covered.contains(match.start(), match.end()):
+        size = len(source.text)
+        for match_start, match_end in source.spans(prefilter):
+            if covered is not None and covered.contains(match_start, match_end):
                 continue
-            start, end = max(0, match.start() - margin), min(len(text), match.end() + margin)
+            start, end = max(0, match_start - margin), min(size, match_end + margin)
             if start <= window_end:
                 window_end = max(window_end, end)
                 continue
@@ -310,22 +327,12 @@ class PiiDetector:
         if window_end >= 0:
             yield window_start, window_end
 
-    def _analyze(self, item: _Compiled, window: str, offset: int, text: str) -> list[Finding]:
-        slot, recognizer = item.slot, item.slot.recognizer
-        results = (
-            recognizer.analyze(window, [slot.entity], None, slot.regex_flags)
-            if isinstance(recognizer, PatternRecognizer)
-            else recognizer.analyze(window, [slot.entity], _NO_NLP)
-        )
-        findings = []
-        for result in results or ():
-            start, end = result.start + offset, result.end + offset
-            score = item.context.boost(float(result.score), text, start, self.context_window)
+    def _analyze(self, item: _Compiled, text: str, window_start: int, window_end: int) -> list[Finding]:
+        entity, findings = item.slot.entity, []
+        for start, end, score in item.find(text, window_start, window_end):
+            score = item.context.boost(score, text, start, self.context_window)
             if score >= self.score_threshold:
-                findings.append(
-                    Finding(self.name, result.entity_type, "pii", start, end, score,
-                            f"{self.name}.{result.entity_type}")
-                )
+                findings.append(Finding(self.name, entity, "pii", start, end, score, f"{self.name}.{entity}"))
         return findings
 
 
@@ -333,7 +340,8 @@ class Coverage:
     """The union of earlier findings' spans, for an O(log n) "already found here?" check
     (a linear scan per candidate made a text dense with identifiers quadratic)."""
 
-    def __init__(self, findings: Iterable[Finding]) -> None:
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self.count = len(findings)
         merged: list[list[int]] = []
         for start, end in sorted((f.start, f.end) for f in findings):
             if merged and start <= merged[-1][1]:

@@ -1,0 +1,88 @@
+"""RE2 prefilters derived from a pattern recognizer's own regexes.
+
+A prefilter must match wherever the recognizer can (a superset), and the tighter it is, the
+fewer windows the recognizer runs on. The tightest superset RE2 can run is the recognizer's
+own patterns with their look-around assertions removed: removing an assertion only widens
+what a pattern matches, and what is left (classes, groups, counted repeats, `\\b`) is
+syntax RE2 shares with the `regex` module for the patterns this applies to.
+
+A recognizer match also matches the derived union at its start, so a leftmost-first scan
+over the text either reports a match starting there or one that is still running over that
+position; a window of the match widened by the recognizer's longest match therefore holds
+every finding (`tests/policies/test_prefilters.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import re2
+
+_LOOKAROUNDS = ("(?=", "(?!", "(?<=", "(?<!")
+
+
+def without_lookarounds(pattern: str) -> str:
+    """`pattern` with every look-ahead and look-behind group (nested ones too) cut out."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith(_LOOKAROUNDS, i):
+            i = _group_end(pattern, i)
+            continue
+        step = _token_length(pattern, i)
+        out.append(pattern[i : i + step])
+        i += step
+    return "".join(out)
+
+
+def union_prefilter(patterns: Iterable[str], ignore_case: bool) -> str:
+    """One RE2 pattern matching wherever any of `patterns` can; raises ValueError if RE2
+    cannot compile it (the caller then needs a hand-written prefilter)."""
+    union = "|".join(f"(?:{without_lookarounds(p)})" for p in patterns)
+    prefilter = f"(?i:{union})" if ignore_case else union
+    try:
+        re2.compile(prefilter)
+    except re2.error as exc:
+        raise ValueError(f"RE2 cannot compile the derived prefilter {prefilter!r}: {exc}") from exc
+    return prefilter
+
+
+def _token_length(pattern: str, i: int) -> int:
+    """Length of the token at `i`: an escape, a whole character class, or one character."""
+    if pattern[i] == "\\":
+        return 2
+    if pattern[i] == "[":
+        return _class_end(pattern, i) - i
+    return 1
+
+
+def _class_end(pattern: str, i: int) -> int:
+    """Index just past the character class opening at `i` (`]` first in a class is literal)."""
+    j = i + 1
+    if j < len(pattern) and pattern[j] == "^":
+        j += 1
+    if j < len(pattern) and pattern[j] == "]":
+        j += 1
+    while j < len(pattern):
+        if pattern[j] == "\\":
+            j += 2
+            continue
+        if pattern[j] == "]":
+            return j + 1
+        j += 1
+    raise ValueError(f"unterminated character class at {i} in {pattern!r}")
+
+
+def _group_end(pattern: str, i: int) -> int:
+    """Index just past the group opening at `i`, skipping escapes and classes inside it."""
+    depth, j = 0, i
+    while j < len(pattern):
+        char = pattern[j]
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+        j += _token_length(pattern, j)
+    raise ValueError(f"unbalanced group at {i} in {pattern!r}")

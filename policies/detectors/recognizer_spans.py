@@ -1,0 +1,156 @@
+"""Presidio recognizers as span finders: Presidio's scores, without its per-call costs.
+
+`PatternRecognizer.analyze` takes two timestamps, logs, and builds an `AnalysisExplanation`
+and a `RecognizerResult` for every regex match, then sorts and deduplicates them through
+`set()` and string hashes. On a candidate window of twenty characters that bookkeeping costs
+several times the match itself. A span finder gives the same (start, end, score) triples:
+
+- a recognizer with a `spans(text)` method (our phone matcher) is asked directly;
+- a `PatternRecognizer` that keeps Presidio's `analyze` (or ours in `cn_ids`, which adds a
+  `rescore` step) has its patterns compiled once, with the same `regex` module and flags,
+  and scored exactly as Presidio scores them: `validate_result`, `invalidate_result`, then
+  duplicate and containment removal;
+- any other recognizer (one that overrides `analyze`) runs through its own `analyze`.
+
+`tests/policies/test_recognizer_spans.py` checks every shipped recognizer against its own
+`analyze` on the same texts, so the shortcut cannot drift from Presidio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
+
+import regex  # type: ignore[import-untyped]  # Presidio's regex engine; no stubs installed
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
+
+if TYPE_CHECKING:
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+#: (start, end, score) of one match in the text given.
+Span = tuple[int, int, float]
+#: `find(text, start, end)`: the spans of `text[start:end]`, as offsets into `text`.
+SpanFinder = Callable[[str, int, int], list[Span]]
+
+_MIN_SCORE = float(EntityRecognizer.MIN_SCORE)
+_MAX_SCORE = float(EntityRecognizer.MAX_SCORE)
+_NO_NLP = cast("NlpArtifacts", None)
+
+
+@runtime_checkable
+class FindsSpans(Protocol):
+    """A recognizer that can report its matches as spans without building results."""
+
+    def spans(self, text: str) -> list[Span]: ...
+
+
+@runtime_checkable
+class Rescores(Protocol):
+    """A pattern recognizer whose `analyze` rescores Presidio's results (see `cn_ids`)."""
+
+    def rescore(self, text: str, start: int, end: int, score: float) -> float: ...
+
+
+def remove_contained(spans: Sequence[Span]) -> list[Span]:
+    """Presidio's `EntityRecognizer.remove_duplicates` for spans of one entity: drop zero
+    scores, exact repeats, and any span inside another with an equal or higher score."""
+    if len(spans) < 2:
+        return [span for span in spans if span[2] != 0]
+    kept: list[Span] = []
+    active: list[Span] = []
+    for span in sorted(set(spans), key=lambda s: (s[0], s[0] - s[1], -s[2])):
+        start, end, score = span
+        if score == 0:
+            continue
+        active = [other for other in active if other[1] >= start]
+        if any(start >= other[0] and end <= other[1] and score <= other[2] for other in active):
+            continue
+        kept.append(span)
+        active.append(span)
+    return kept
+
+
+class CompiledPatterns:
+    """A `PatternRecognizer`'s patterns compiled once, scored as its `analyze` scores them.
+
+    It searches a window of the text in place: no copy, and the patterns' look-behinds and a
+    `rescore` step's context words see the text around the window.
+    """
+
+    def __init__(self, recognizer: PatternRecognizer, flags: int | None) -> None:
+        self.recognizer = recognizer
+        chosen = flags if flags else recognizer.global_regex_flags
+        patterns: list[Pattern] = recognizer.patterns  # type: ignore[has-type]  # untyped in Presidio
+        self._patterns = [(regex.compile(p.regex, flags=chosen), float(p.score)) for p in patterns]
+        self._validate = recognizer.validate_result
+        self._invalidate = recognizer.invalidate_result
+        self._rescore = recognizer.rescore if isinstance(recognizer, Rescores) else None
+
+    def __call__(self, text: str, window_start: int, window_end: int) -> list[Span]:
+        found: list[Span] = []
+        for compiled, base in self._patterns:
+            for match in compiled.finditer(text, window_start, window_end):
+                start, end = match.span()
+                if start == end:
+                    continue
+                matched = text[start:end]
+                score = base
+                valid = self._validate(matched)
+                if valid is not None:
+                    score = _MAX_SCORE if valid else _MIN_SCORE
+                if self._invalidate(matched):
+                    score = _MIN_SCORE
+                if score > _MIN_SCORE:
+                    found.append((start, end, score))
+        if self._rescore is None or not found:
+            return remove_contained(found)
+        rescored = [(s, e, self._rescore(text, s, e, score)) for s, e, score in remove_contained(found)]
+        return remove_contained([span for span in rescored if span[2] > 0])
+
+
+def span_finder(recognizer: EntityRecognizer, entity: str, flags: int | None) -> SpanFinder:
+    """The cheapest way to get `recognizer`'s spans of `entity` that gives its own answers."""
+    if isinstance(recognizer, FindsSpans):
+        return _SliceCall(recognizer.spans)
+    if isinstance(recognizer, PatternRecognizer) and _keeps_presidio_analyze(recognizer):
+        return CompiledPatterns(recognizer, flags)
+    return _AnalyzeCall(recognizer, entity, flags)
+
+
+def _keeps_presidio_analyze(recognizer: PatternRecognizer) -> bool:
+    """Whether `analyze` is Presidio's, or one whose only addition is the `rescore` step."""
+    analyze = type(recognizer).analyze
+    if analyze is PatternRecognizer.analyze:
+        return True
+    return isinstance(recognizer, Rescores) and getattr(analyze, "rescores_only", False)
+
+
+class _SliceCall:
+    """A finder of spans in a whole text, given the window as a text of its own."""
+
+    def __init__(self, spans: Callable[[str], list[Span]]) -> None:
+        self.spans = spans
+
+    def __call__(self, text: str, window_start: int, window_end: int) -> list[Span]:
+        found = self.spans(text[window_start:window_end])
+        return [(start + window_start, end + window_start, score) for start, end, score in found]
+
+
+class _AnalyzeCall:
+    """The fallback: the recognizer's own `analyze` on the window, results turned into spans."""
+
+    def __init__(self, recognizer: EntityRecognizer, entity: str, flags: int | None) -> None:
+        self.recognizer, self.entity, self.flags = recognizer, entity, flags
+
+    def __call__(self, text: str, window_start: int, window_end: int) -> list[Span]:
+        recognizer, window = self.recognizer, text[window_start:window_end]
+        results = (
+            recognizer.analyze(window, [self.entity], None, self.flags)
+            if isinstance(recognizer, PatternRecognizer)
+            else recognizer.analyze(window, [self.entity], _NO_NLP)
+        )
+        return [
+            (r.start + window_start, r.end + window_start, float(r.score))
+            for r in results or ()
+            if r.entity_type == self.entity
+        ]
