@@ -39,6 +39,7 @@ from presidio_analyzer.predefined_recognizers import (
 from policies.detectors import cn_ids
 from policies.detectors.phone import CANDIDATE, CandidatePhoneRecognizer
 from policies.detectors.pii_hold import trailing_identifier_start
+from policies.detectors.prefilter_set import PrefilterSet
 from policies.detectors.prefilters import union_prefilter
 from policies.detectors.recognizer_spans import SpanFinder, span_finder
 from policies.detectors.utf8_text import Utf8Text
@@ -78,7 +79,8 @@ class RecognizerSlot:
     match widened by `margin` characters either side. `max_chars` bounds one match: it sizes
     the streaming hold-back. With `defer_to_earlier`, a candidate lying inside a span an
     earlier recognizer already found is not looked at again (the generic phone matcher need
-    not re-examine a number already found as a Chinese mobile).
+    not re-examine a number already found as a Chinese mobile). A `numeric` prefilter only
+    matches text holding a run of digits that `prefilter_set.NUMERIC_GATE` matches.
     """
 
     recognizer: EntityRecognizer
@@ -89,6 +91,7 @@ class RecognizerSlot:
     context: tuple[str, ...] = field(default=())
     margin: int = 0
     defer_to_earlier: bool = False
+    numeric: bool = False
 
 
 #: Chinese context words for generic phone numbers (Presidio's own list is English only).
@@ -122,7 +125,7 @@ def global_slots() -> list[RecognizerSlot]:
     ]
     return [
         RecognizerSlot(rec, entity, _derived(rec) if pre is _DERIVED else pre, max_chars, _flags_for(rec),
-                       tuple(rec.context or ()), CANDIDATE_MARGIN, entity in _DEFERRING)
+                       tuple(rec.context or ()), CANDIDATE_MARGIN, entity in _DEFERRING, entity in _NUMERIC)
         for rec, entity, pre, max_chars in specs
     ]
 
@@ -140,6 +143,11 @@ def _derived(recognizer: EntityRecognizer) -> str:
 
 #: Generic recognizers whose candidates are often already found by a specific one.
 _DEFERRING = frozenset({"PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "CN_LANDLINE", "CN_MOBILE", "CN_BANK_CARD", "CN_USCC"})
+#: Recognizers whose every candidate holds six or more digits and number punctuation in a row
+#: (checked against their prefilters in `tests/policies/test_prefilter_set.py`).
+_NUMERIC = frozenset({
+    "CN_RESIDENT_ID", "CN_MOBILE", "CN_LANDLINE", "CN_BANK_CARD", "CN_USCC", "CREDIT_CARD", "US_SSN", "PHONE_NUMBER",
+})
 
 
 def chinese_slots() -> list[RecognizerSlot]:
@@ -151,7 +159,7 @@ def chinese_slots() -> list[RecognizerSlot]:
         # These recognizers weigh their own context words (before and after, by character),
         # so the slot adds none; they read those words in the whole text, around the window.
         slots.append(RecognizerSlot(rec, entity, cn_ids.PREFILTERS.get(entity), max_chars, None,
-                                    (), max_chars, entity in _DEFERRING))
+                                    (), max_chars, entity in _DEFERRING, entity in _NUMERIC))
     return slots
 
 
@@ -231,12 +239,9 @@ class PiiDetector:
         ]
         self._always = [c for c in compiled if c.prefilter is None]
         self._filtered = [c for c in compiled if c.prefilter is not None]
-        self._set = re2.Set.SearchSet(options)
-        for item in self._filtered:
-            self._set.Add(item.slot.prefilter)
-        # One more pattern: any character the light view changes (see `_view`).
-        self._fold_index = self._set.Add(light_fold_class())
-        self._set.Compile()
+        # The one extra: any character the light view changes (see `_view`).
+        self._set = PrefilterSet([(c.slot.prefilter or "", c.slot.numeric) for c in self._filtered],
+                                 extras=[light_fold_class()])
         self.entities = tuple(s.entity for s in slots)
         self._max_chars = {s.entity: s.max_chars + FORMAT_CHARS_ALLOWANCE for s in slots}
         self.max_match_chars = max(self._max_chars.values(), default=1)
@@ -255,12 +260,10 @@ class PiiDetector:
         near = max(0, end - self._context_after - self.max_match_chars)
         tail = text[near:]
         try:
-            hits = self._set.Match(tail) or ()
+            hits, _ = self._set.fired(tail)
         except UnicodeEncodeError:  # a lone surrogate: hold the whole bound rather than guess
             return floor
         for index in hits:
-            if index == self._fold_index:
-                continue
             prefilter = self._filtered[index].prefilter
             assert prefilter is not None
             for match in prefilter.finditer(tail):
@@ -298,14 +301,15 @@ class PiiDetector:
         try:
             source = Utf8Text(text)
         except UnicodeEncodeError:  # a lone surrogate: RE2 takes UTF-8 only; the view has U+FFFD
-            hits = [self._fold_index]
+            folds = True
         else:
-            hits = self._set.Match(source.data) or []
-        if self._fold_index not in hits:
-            return None, source, sorted(hits)
+            hits, extras = self._set.fired(source.data)
+            folds = bool(extras)
+            if not folds:
+                return None, source, hits
         view = light_view(text)
         source = Utf8Text(view.text)
-        return view, source, sorted(i for i in self._set.Match(source.data) or () if i != self._fold_index)
+        return view, source, self._set.fired(source.data)[0]
 
     @staticmethod
     def _windows(
