@@ -39,7 +39,7 @@ from presidio_analyzer.predefined_recognizers import (
 from policies.detectors import cn_ids
 from policies.detectors.phone import CANDIDATE, CandidatePhoneRecognizer
 from policies.detectors.pii_hold import trailing_identifier_start
-from policies.detectors.prefilter_set import PrefilterSet
+from policies.detectors.prefilter_set import PrefilterSet, Screen
 from policies.detectors.prefilters import union_prefilter
 from policies.detectors.recognizer_spans import SpanFinder, span_finder
 from policies.detectors.utf8_text import Utf8Text
@@ -79,8 +79,8 @@ class RecognizerSlot:
     match widened by `margin` characters either side. `max_chars` bounds one match: it sizes
     the streaming hold-back. With `defer_to_earlier`, a candidate lying inside a span an
     earlier recognizer already found is not looked at again (the generic phone matcher need
-    not re-examine a number already found as a Chinese mobile). A `numeric` prefilter only
-    matches text holding a run of digits that `prefilter_set.NUMERIC_GATE` matches.
+    not re-examine a number already found as a Chinese mobile). `screen` says how the one
+    RE2 pass that picks the prefilters to search screens this one (see `prefilter_set`).
     """
 
     recognizer: EntityRecognizer
@@ -91,7 +91,7 @@ class RecognizerSlot:
     context: tuple[str, ...] = field(default=())
     margin: int = 0
     defer_to_earlier: bool = False
-    numeric: bool = False
+    screen: Screen = Screen.SET
 
 
 #: Chinese context words for generic phone numbers (Presidio's own list is English only).
@@ -115,8 +115,7 @@ def global_slots() -> list[RecognizerSlot]:
         (IbanRecognizer(), "IBAN_CODE", r"[A-Za-z]{2}\d{2}[ ]?[A-Za-z0-9]{4}[A-Za-z0-9 ]{4,30}", 42),
         (IpRecognizer(), "IP_ADDRESS",
          r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f:]*::?[0-9A-Fa-f:.]+|::", 64),
-        (UrlRecognizer(), "URL",
-         r"(?i)(?:[a-z][a-z0-9+.\-]*://)?[a-z0-9\-.]*[a-z0-9\-]\.[a-z]{2,}(?:[/?#][^\s()<>\"']*)?", 256),
+        (UrlRecognizer(), "URL", _DERIVED, 256),
         (CryptoRecognizer(), "CRYPTO", r"(?:bc1|[13])[a-zA-HJ-NP-Z0-9]{25,59}", 62),
         (UsSsnRecognizer(), "US_SSN", _DERIVED, 11),
         # Last: phonenumbers tries every region on each candidate (the costliest recognizer by
@@ -125,7 +124,7 @@ def global_slots() -> list[RecognizerSlot]:
     ]
     return [
         RecognizerSlot(rec, entity, _derived(rec) if pre is _DERIVED else pre, max_chars, _flags_for(rec),
-                       tuple(rec.context or ()), CANDIDATE_MARGIN, entity in _DEFERRING, entity in _NUMERIC)
+                       tuple(rec.context or ()), CANDIDATE_MARGIN, entity in _DEFERRING, _screen(entity))
         for rec, entity, pre, max_chars in specs
     ]
 
@@ -148,6 +147,12 @@ _DEFERRING = frozenset({"PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "CN_LANDLINE", 
 _NUMERIC = frozenset({
     "CN_RESIDENT_ID", "CN_MOBILE", "CN_LANDLINE", "CN_BANK_CARD", "CN_USCC", "CREDIT_CARD", "US_SSN", "PHONE_NUMBER",
 })
+#: Prefilters too costly inside the Set (a 25-59 character repeat of a wide class).
+_ALONE = frozenset({"CRYPTO"})
+
+
+def _screen(entity: str) -> Screen:
+    return Screen.NUMERIC if entity in _NUMERIC else Screen.ALONE if entity in _ALONE else Screen.SET
 
 
 def chinese_slots() -> list[RecognizerSlot]:
@@ -159,7 +164,7 @@ def chinese_slots() -> list[RecognizerSlot]:
         # These recognizers weigh their own context words (before and after, by character),
         # so the slot adds none; they read those words in the whole text, around the window.
         slots.append(RecognizerSlot(rec, entity, cn_ids.PREFILTERS.get(entity), max_chars, None,
-                                    (), max_chars, entity in _DEFERRING, entity in _NUMERIC))
+                                    (), max_chars, entity in _DEFERRING, _screen(entity)))
     return slots
 
 
@@ -240,7 +245,7 @@ class PiiDetector:
         self._always = [c for c in compiled if c.prefilter is None]
         self._filtered = [c for c in compiled if c.prefilter is not None]
         # The one extra: any character the light view changes (see `_view`).
-        self._set = PrefilterSet([(c.slot.prefilter or "", c.slot.numeric) for c in self._filtered],
+        self._set = PrefilterSet([(c.slot.prefilter or "", c.slot.screen) for c in self._filtered],
                                  extras=[light_fold_class()])
         self.entities = tuple(s.entity for s in slots)
         self._max_chars = {s.entity: s.max_chars + FORMAT_CHARS_ALLOWANCE for s in slots}

@@ -9,12 +9,15 @@ whole Set, against 2 µs for a clean text and 25 µs for the same patterns searc
 So numeric prefilters stay out of the Set. One small gate stands in for all of them, a run
 of at least six digits and number punctuation, which every numeric candidate contains; only
 when the gate fires is each numeric prefilter searched, on its own (`PiiDetector` does that
-search anyway, to find its windows).
+search anyway, to find its windows). A prefilter with a long counted repeat of a wide class
+(a crypto address: 25 to 59 letters or digits) blows the Set up on its own, over any long
+word; it is searched alone on every text, which costs a couple of microseconds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
 
 import re2
 
@@ -22,23 +25,31 @@ import re2
 NUMERIC_GATE = "[0-9][0-9 \\-.()\N{FULLWIDTH LEFT PARENTHESIS}\N{FULLWIDTH RIGHT PARENTHESIS}+]{4,}[0-9]"
 
 
+class Screen(Enum):
+    """How the Set screens a prefilter."""
+
+    SET = "in the Set"
+    NUMERIC = "behind the numeric gate: it only matches text holding a NUMERIC_GATE match"
+    ALONE = "not screened: it may fire on any text"
+
+
 class PrefilterSet:
     """`fired(text)`: the indices of the prefilters that may match, and the extras that do.
 
-    `prefilters` are (pattern, numeric) pairs; a numeric pattern must only match text that
-    holds a `NUMERIC_GATE` match. `extras` are patterns asked about on their own account (the
-    light view's character class) and must be cheap in a Set.
+    `prefilters` are (pattern, screen) pairs. `extras` are patterns asked about on their own
+    account (the light view's character class) and must be cheap in a Set.
     """
 
-    def __init__(self, prefilters: Sequence[tuple[str, bool]], extras: Sequence[str] = ()) -> None:
+    def __init__(self, prefilters: Sequence[tuple[str, Screen]], extras: Sequence[str] = ()) -> None:
         options = re2.Options()
         options.never_capture = True
         self._set = re2.Set.SearchSet(options)
         self._prefilter_of: dict[int, int] = {}
-        for index, (pattern, numeric) in enumerate(prefilters):
-            if not numeric:
+        for index, (pattern, screen) in enumerate(prefilters):
+            if screen is Screen.SET:
                 self._prefilter_of[self._set.Add(pattern)] = index
-        self._numeric = [index for index, (_, numeric) in enumerate(prefilters) if numeric]
+        self._numeric = [index for index, (_, screen) in enumerate(prefilters) if screen is Screen.NUMERIC]
+        self._alone = [index for index, (_, screen) in enumerate(prefilters) if screen is Screen.ALONE]
         self._gate = self._set.Add(NUMERIC_GATE) if self._numeric else -1
         self._extra_of = {self._set.Add(pattern): index for index, pattern in enumerate(extras)}
         self._set.Compile()
@@ -49,6 +60,7 @@ class PrefilterSet:
         A `str` with a lone surrogate raises `UnicodeEncodeError` (RE2 reads UTF-8)."""
         hits = self._set.Match(text) or ()
         prefilters = [self._prefilter_of[i] for i in hits if i in self._prefilter_of]
+        prefilters.extend(self._alone)
         if self._gate in hits:
             prefilters.extend(self._numeric)
         extras = frozenset(self._extra_of[i] for i in hits if i in self._extra_of)

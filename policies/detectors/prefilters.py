@@ -6,6 +6,9 @@ own patterns with their look-around assertions removed: removing an assertion on
 what a pattern matches, and what is left (classes, groups, counted repeats, `\\b`) is
 syntax RE2 shares with the `regex` module for the patterns this applies to.
 
+A long counted repeat is widened too (`{1,253}` becomes `{1,}`): RE2's DFA holds one state
+per count, and Presidio's URL pattern alone would not fit its memory budget otherwise.
+
 A recognizer match also matches the derived union at its start, so a leftmost-first scan
 over the text either reports a match starting there or one that is still running over that
 position; a window of the match widened by the recognizer's longest match therefore holds
@@ -14,20 +17,33 @@ every finding (`tests/policies/test_prefilters.py`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import re2
 
 _LOOKAROUNDS = ("(?=", "(?!", "(?<=", "(?<!")
+#: A counted repeat `{m,n}` (or `{m}`), at the start of the text it is matched against.
+_COUNTED = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+#: Upper bounds above this are dropped: the DFA's states grow with the count.
+WIDEST_COUNT = 16
 
 
 def without_lookarounds(pattern: str) -> str:
-    """`pattern` with every look-ahead and look-behind group (nested ones too) cut out."""
+    """`pattern` with every look-ahead and look-behind group (nested ones too) cut out, and
+    every counted repeat with an upper bound over `WIDEST_COUNT` made open-ended."""
     out: list[str] = []
     i = 0
     while i < len(pattern):
         if pattern.startswith(_LOOKAROUNDS, i):
             i = _group_end(pattern, i)
+            continue
+        counted = _COUNTED.match(pattern, i) if pattern[i] == "{" else None
+        if counted is not None:
+            low, high = counted.group(1), counted.group(2)
+            wide = high is not None and (high == "" or int(high) > WIDEST_COUNT)
+            out.append(f"{{{low},}}" if wide else counted.group())
+            i = counted.end()
             continue
         step = _token_length(pattern, i)
         out.append(pattern[i : i + step])

@@ -50,19 +50,36 @@ _UNANCHORED = re2._Anchor.UNANCHORED if hasattr(re2, "_Anchor") else None
 
 
 def byte_spans(pattern: re2._Regexp, data: bytes) -> list[tuple[int, int]]:
-    """(start, end) in bytes of each match of `pattern` in `data`, left to right."""
+    """(start, end) in bytes of each match of `pattern` in `data`, left to right; after an
+    empty match the search goes on from the next character, as `finditer` on a `str` does."""
     regexp = getattr(pattern, "_regexp", None)
-    if regexp is None or _UNANCHORED is None:
-        return [match.span() for match in pattern.finditer(data)]
-    found: list[tuple[int, int]] = []
-    pos, size, match = 0, len(data), regexp.Match
+    if regexp is not None and _UNANCHORED is not None:
+        match = regexp.Match
+
+        def search(pos: int) -> tuple[int, int]:
+            span: tuple[int, int] = match(_UNANCHORED, data, pos, size)[0]
+            return span
+    else:
+
+        def search(pos: int) -> tuple[int, int]:
+            found = pattern.search(data, pos)
+            return (-1, -1) if found is None else found.span()
+
+    spans: list[tuple[int, int]] = []
+    pos, size = 0, len(data)
     while pos <= size:
-        start, end = match(_UNANCHORED, data, pos, size)[0]
+        start, end = search(pos)
         if start < 0:
             break
-        found.append((start, end))
+        if start < end or not _inside_char(data, start):  # `\B` can match between two bytes of é
+            spans.append((start, end))
         pos = end if end > start else _next_char(data, end)
-    return found
+    return spans
+
+
+def _inside_char(data: bytes, pos: int) -> bool:
+    """Whether byte offset `pos` falls between two bytes of one UTF-8 character."""
+    return pos < len(data) and 0x80 <= data[pos] < 0xC0
 
 
 def _next_char(data: bytes, pos: int) -> int:

@@ -7,11 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies.detectors.pii import default_slots
-from policies.detectors.prefilter_set import NUMERIC_GATE, PrefilterSet
+from policies.detectors.prefilter_set import NUMERIC_GATE, PrefilterSet, Screen
 from tests.policies.test_cn_ids import LOOK_ALIKES, NEGATIVES, POSITIVES
 from tests.policies.test_pii import EVERY_KIND
 
-NUMERIC_SLOTS = [slot for slot in default_slots() if slot.numeric]
+NUMERIC_SLOTS = [slot for slot in default_slots() if slot.screen is Screen.NUMERIC]
 GATE = re2.compile(NUMERIC_GATE)
 CORPUS = [text for _, text, _, _ in POSITIVES] + [text for _, text in NEGATIVES] + LOOK_ALIKES + EVERY_KIND
 
@@ -50,8 +50,10 @@ def test_every_numeric_prefilter_match_holds_the_gate(text: str) -> None:
 
 
 def test_fired_reports_numeric_prefilters_only_behind_the_gate() -> None:
-    prefilters = PrefilterSet([(r"[a-z]+@[a-z]+", False), (r"1[0-9]{10}", True), (r"[0-9]{3}-[0-9]{4}", True)],
-                              extras=["\u200b"])
+    prefilters = PrefilterSet(
+        [(r"[a-z]+@[a-z]+", Screen.SET), (r"1[0-9]{10}", Screen.NUMERIC), (r"[0-9]{3}-[0-9]{4}", Screen.NUMERIC)],
+        extras=["\u200b"],
+    )
     assert prefilters.fired("no candidates here") == ([], frozenset())
     assert prefilters.fired("mail a@b") == ([0], frozenset())
     # The gate opens both numeric prefilters, whichever of them matches: the caller searches.
@@ -63,5 +65,15 @@ def test_fired_reports_numeric_prefilters_only_behind_the_gate() -> None:
 
 
 def test_a_set_without_numeric_prefilters_has_no_gate() -> None:
-    prefilters = PrefilterSet([(r"[a-z]+@[a-z]+", False)])
+    prefilters = PrefilterSet([(r"[a-z]+@[a-z]+", Screen.SET)])
     assert prefilters.fired("13812345678") == ([], frozenset())
+
+
+def test_a_prefilter_searched_alone_is_always_reported() -> None:
+    prefilters = PrefilterSet([(r"[a-z]+@[a-z]+", Screen.SET), (r"[13][a-z0-9]{25,59}", Screen.ALONE)])
+    assert prefilters.fired("nothing") == ([1], frozenset())
+    assert prefilters.fired("a@b") == ([0, 1], frozenset())
+
+
+def test_only_crypto_is_searched_alone() -> None:
+    assert [slot.entity for slot in default_slots() if slot.screen is Screen.ALONE] == ["CRYPTO"]
