@@ -16,13 +16,23 @@ import re
 from typing import Any
 
 import phonenumbers
+from phonenumbers.phonenumbermatcher import _OPENING_PARENS
+from phonenumbers.phonenumberutil import _PLUS_CHARS, _VALID_PUNCTUATION
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 from policies.detectors.recognizer_spans import Span, remove_contained
 
-#: The digit run the PII detector's prefilter matches for PHONE_NUMBER.
-CANDIDATE = re.compile(r"\+?\(?\d[\d \-().]{5,20}\d")
+#: Everything `PhoneNumberMatcher` lets stand between or before digits: its punctuation (dashes,
+#: slashes, dots, brackets, tildes, spaces of every width, the letter x), plus signs and
+#: opening brackets. Taken from phonenumbers itself, so the candidates below cover its matches.
+#: It starts with "-", so it must open a character class.
+PUNCTUATION = _VALID_PUNCTUATION + _PLUS_CHARS + _OPENING_PARENS
+#: A digit, five or more digits or punctuation, a digit: the shortest number any region
+#: accepts, country code included, has seven digits (Niue: +683 and four).
+CANDIDATE = re.compile(rf"[{_PLUS_CHARS}{_OPENING_PARENS}]{{0,2}}\d[{PUNCTUATION}\d]{{5,}}\d")
+#: The same for RE2, whose `\d` is ASCII: `\p{Nd}` is every decimal digit, as Python's `\d`.
+CANDIDATE_RE2 = rf"[{_PLUS_CHARS}{_OPENING_PARENS}]{{0,2}}\p{{Nd}}[{PUNCTUATION}\p{{Nd}}]{{5,}}\p{{Nd}}"
 
 
 class CandidatePhoneRecognizer(PhoneRecognizer):

@@ -37,7 +37,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from policies.detectors import cn_ids
-from policies.detectors.phone import CANDIDATE, CandidatePhoneRecognizer
+from policies.detectors.phone import CANDIDATE_RE2, PUNCTUATION, CandidatePhoneRecognizer
 from policies.detectors.pii_hold import trailing_identifier_start
 from policies.detectors.prefilter_set import PrefilterSet, Screen
 from policies.detectors.prefilters import union_prefilter
@@ -120,7 +120,7 @@ def global_slots() -> list[RecognizerSlot]:
         (UsSsnRecognizer(), "US_SSN", _DERIVED, 11),
         # Last: phonenumbers tries every region on each candidate (the costliest recognizer by
         # far), so it only looks at digits no recognizer before it has already explained.
-        (phone, "PHONE_NUMBER", CANDIDATE.pattern, 32),
+        (phone, "PHONE_NUMBER", CANDIDATE_RE2, 32),
     ]
     return [
         RecognizerSlot(rec, entity, _derived(rec) if pre is _DERIVED else pre, max_chars, _flags_for(rec),
@@ -147,6 +147,9 @@ _DEFERRING = frozenset({"PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "CN_LANDLINE", 
 _NUMERIC = frozenset({
     "CN_RESIDENT_ID", "CN_MOBILE", "CN_LANDLINE", "CN_BANK_CARD", "CN_USCC", "CREDIT_CARD", "US_SSN", "PHONE_NUMBER",
 })
+#: What every candidate of a `_NUMERIC` recognizer holds: a digit, four or more digits or
+#: number punctuation (the phone matcher's, which includes the others'), a digit.
+NUMERIC_GATE = rf"\p{{Nd}}[{PUNCTUATION}\p{{Nd}}]{{4,}}\p{{Nd}}"
 #: Prefilters too costly inside the Set (a 25-59 character repeat of a wide class).
 _ALONE = frozenset({"CRYPTO"})
 
@@ -246,7 +249,7 @@ class PiiDetector:
         self._filtered = [c for c in compiled if c.prefilter is not None]
         # The one extra: any character the light view changes (see `_view`).
         self._set = PrefilterSet([(c.slot.prefilter or "", c.slot.screen) for c in self._filtered],
-                                 extras=[light_fold_class()])
+                                 extras=[light_fold_class()], numeric_gate=NUMERIC_GATE)
         self.entities = tuple(s.entity for s in slots)
         self._max_chars = {s.entity: s.max_chars + FORMAT_CHARS_ALLOWANCE for s in slots}
         self.max_match_chars = max(self._max_chars.values(), default=1)
@@ -295,7 +298,10 @@ class PiiDetector:
                 covered = Coverage(findings)
             deferred = covered if item.slot.defer_to_earlier else None
             for start, end in self._windows(item.prefilter, source, item.slot.margin, deferred):
-                findings.extend(self._analyze(item, source.text, start, end))
+                found = self._analyze(item, source.text, start, end)
+                if deferred is not None:  # a candidate may reach past what it overlaps
+                    found = [f for f in found if not deferred.contains(f.start, f.end)]
+                findings.extend(found)
         return _dedupe(findings if view is None or view.identity else _in_original(findings, view))
 
     def _view(self, text: str) -> tuple[LightView | None, Utf8Text, list[int]]:

@@ -7,7 +7,8 @@ every text it has not seen: measured on 1 KB texts with identifiers, 150 µs per
 whole Set, against 2 µs for a clean text and 25 µs for the same patterns searched one by one.
 
 So numeric prefilters stay out of the Set. One small gate stands in for all of them, a run
-of at least six digits and number punctuation, which every numeric candidate contains; only
+of at least six digits and number punctuation, which every numeric candidate contains (the
+caller gives it: `pii.NUMERIC_GATE`, built on the phone matcher's punctuation); only
 when the gate fires is each numeric prefilter searched, on its own (`PiiDetector` does that
 search anyway, to find its windows). A prefilter with a long counted repeat of a wide class
 (a crypto address: 25 to 59 letters or digits) blows the Set up on its own, over any long
@@ -21,26 +22,26 @@ from enum import Enum
 
 import re2
 
-#: A digit, four or more digits or separators people put in numbers, a digit.
-NUMERIC_GATE = "[0-9][0-9 \\-.()\N{FULLWIDTH LEFT PARENTHESIS}\N{FULLWIDTH RIGHT PARENTHESIS}+]{4,}[0-9]"
-
 
 class Screen(Enum):
     """How the Set screens a prefilter."""
 
     SET = "in the Set"
-    NUMERIC = "behind the numeric gate: it only matches text holding a NUMERIC_GATE match"
+    NUMERIC = "behind the numeric gate: it only matches text holding a match of the gate"
     ALONE = "not screened: it may fire on any text"
 
 
 class PrefilterSet:
     """`fired(text)`: the indices of the prefilters that may match, and the extras that do.
 
-    `prefilters` are (pattern, screen) pairs. `extras` are patterns asked about on their own
-    account (the light view's character class) and must be cheap in a Set.
+    `prefilters` are (pattern, screen) pairs; `numeric_gate` is what a `Screen.NUMERIC` one
+    needs to see first. `extras` are patterns asked about on their own account (the light
+    view's character class) and must be cheap in a Set.
     """
 
-    def __init__(self, prefilters: Sequence[tuple[str, Screen]], extras: Sequence[str] = ()) -> None:
+    def __init__(
+        self, prefilters: Sequence[tuple[str, Screen]], extras: Sequence[str] = (), numeric_gate: str = ""
+    ) -> None:
         options = re2.Options()
         options.never_capture = True
         self._set = re2.Set.SearchSet(options)
@@ -50,7 +51,9 @@ class PrefilterSet:
                 self._prefilter_of[self._set.Add(pattern)] = index
         self._numeric = [index for index, (_, screen) in enumerate(prefilters) if screen is Screen.NUMERIC]
         self._alone = [index for index, (_, screen) in enumerate(prefilters) if screen is Screen.ALONE]
-        self._gate = self._set.Add(NUMERIC_GATE) if self._numeric else -1
+        if self._numeric and not numeric_gate:
+            raise ValueError("numeric prefilters need a numeric_gate")
+        self._gate = self._set.Add(numeric_gate) if self._numeric else -1
         self._extra_of = {self._set.Add(pattern): index for index, pattern in enumerate(extras)}
         self._set.Compile()
 

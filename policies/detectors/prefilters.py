@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable
 
 import re2
+import regex  # type: ignore[import-untyped]  # for its flag bits; no stubs installed
 
 _LOOKAROUNDS = ("(?=", "(?!", "(?<=", "(?<!")
 #: A counted repeat `{m,n}` (or `{m}`), at the start of the text it is matched against.
@@ -61,6 +62,69 @@ def union_prefilter(patterns: Iterable[str], ignore_case: bool) -> str:
     except re2.error as exc:
         raise ValueError(f"RE2 cannot compile the derived prefilter {prefilter!r}: {exc}") from exc
     return prefilter
+
+
+def regex_prefilter(patterns: Iterable[str], flags: int) -> str:
+    """`union_prefilter` of patterns the `regex` module reads with `flags` (its flag bits).
+
+    Case folding, dot-all and multi-line become inline RE2 flags. RE2's `\\d \\w \\s \\b`
+    are ASCII, so without `regex.ASCII` a pattern using them is refused (ValueError); with
+    it, `\\s` (which RE2 reads without the vertical tab) is widened to take it.
+    """
+    inline = "".join(flag for bit, flag in _INLINE_FLAGS if flags & bit)
+    ascii_only = bool(flags & _ASCII)
+    checked = [_ascii_classes(pattern, ascii_only) for pattern in patterns]
+    union = union_prefilter(checked, ignore_case=False)
+    prefilter = f"(?{inline}:{union})" if inline else union
+    try:
+        re2.compile(prefilter)
+    except re2.error as exc:
+        raise ValueError(f"RE2 cannot compile the derived prefilter {prefilter!r}: {exc}") from exc
+    return prefilter
+
+
+# The `regex` module's flag bits and RE2's inline letters for them.
+_INLINE_FLAGS = ((regex.IGNORECASE, "i"), (regex.DOTALL, "s"), (regex.MULTILINE, "m"))
+_ASCII = regex.ASCII
+_SHORTHANDS = frozenset("dwsbDWSB")
+
+
+def _ascii_classes(pattern: str, ascii_only: bool) -> str:
+    """`pattern` with `\\s` widened to RE2's reading, or ValueError where RE2 would read a
+    shorthand class more narrowly than the `regex` module."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        step = _token_length(pattern, i)
+        token = pattern[i : i + step]
+        shorthands = _shorthands_in(token)
+        if shorthands and not ascii_only:
+            raise ValueError(f"{pattern!r} uses Unicode shorthand classes RE2 reads as ASCII")
+        if token == "\\s":
+            token = "[\\s\\v]"
+        elif token.startswith("[") and "s" in shorthands:
+            if token.startswith("[^"):
+                pass  # a negated class excludes less in RE2: still a superset
+            else:
+                token = "[\\v" + token[1:]
+        if token.startswith("[^") and "S" in shorthands:
+            raise ValueError(f"{pattern!r}: RE2 reads [^\\S] without the vertical tab")
+        out.append(token)
+        i += step
+    return "".join(out)
+
+
+def _shorthands_in(token: str) -> set[str]:
+    """The shorthand class letters (`d`, `w`, `s`, `b` and capitals) escaped in `token`."""
+    found, i = set(), 0
+    while i < len(token) - 1:
+        if token[i] == "\\":
+            if token[i + 1] in _SHORTHANDS:
+                found.add(token[i + 1])
+            i += 2
+        else:
+            i += 1
+    return found
 
 
 def _token_length(pattern: str, i: int) -> int:

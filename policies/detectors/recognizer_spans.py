@@ -19,10 +19,13 @@ several times the match itself. A span finder gives the same (start, end, score)
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
+import re2
 import regex  # type: ignore[import-untyped]  # Presidio's regex engine; no stubs installed
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
+
+from policies.detectors.prefilters import regex_prefilter
 
 if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -74,21 +77,25 @@ class CompiledPatterns:
     """A `PatternRecognizer`'s patterns compiled once, scored as its `analyze` scores them.
 
     It searches a window of the text in place: no copy, and the patterns' look-behinds and a
-    `rescore` step's context words see the text around the window.
+    `rescore` step's context words see the text around the window. A recognizer with several
+    patterns (Presidio's IP, URL and SSN recognizers have four or five) first asks one RE2
+    `Set` of their derived prefilters which of them can match in the window, and runs only
+    those: an IPv4 address need not go through the IPv6 patterns.
     """
 
-    def __init__(self, recognizer: PatternRecognizer, flags: int | None) -> None:
+    def __init__(self, recognizer: PatternRecognizer, flags: int | None, rescored: bool = False) -> None:
         self.recognizer = recognizer
-        chosen = flags if flags else recognizer.global_regex_flags
+        chosen: int = flags or recognizer.global_regex_flags or 0
         patterns: list[Pattern] = recognizer.patterns  # type: ignore[has-type]  # untyped in Presidio
         self._patterns = [(regex.compile(p.regex, flags=chosen), float(p.score)) for p in patterns]
+        self._screen = _pattern_screen([p.regex for p in patterns], chosen) if len(patterns) >= SCREENED else None
         self._validate = recognizer.validate_result
         self._invalidate = recognizer.invalidate_result
-        self._rescore = recognizer.rescore if isinstance(recognizer, Rescores) else None
+        self._rescore = recognizer.rescore if rescored and isinstance(recognizer, Rescores) else None
 
     def __call__(self, text: str, window_start: int, window_end: int) -> list[Span]:
         found: list[Span] = []
-        for compiled, base in self._patterns:
+        for compiled, base in self._candidates(text, window_start, window_end):
             for match in compiled.finditer(text, window_start, window_end):
                 start, end = match.span()
                 if start == end:
@@ -108,21 +115,47 @@ class CompiledPatterns:
         return remove_contained([span for span in rescored if span[2] > 0])
 
 
+    def _candidates(self, text: str, window_start: int, window_end: int) -> list[tuple[Any, float]]:
+        """The compiled patterns that can match in the window (all, without a screen)."""
+        if self._screen is None:
+            return self._patterns
+        try:
+            hits = self._screen.Match(text[window_start:window_end])
+        except UnicodeEncodeError:  # a lone surrogate: RE2 reads UTF-8 only
+            return self._patterns
+        return [self._patterns[index] for index in sorted(hits or ())]
+
+
+#: Recognizers with at least this many patterns screen them with an RE2 Set per window.
+SCREENED = 3
+
+
+def _pattern_screen(patterns: list[str], flags: int) -> Any:
+    """One RE2 Set of each pattern's derived prefilter, in order; None if one cannot be derived."""
+    options = re2.Options()
+    options.never_capture = True
+    screen = re2.Set.SearchSet(options)
+    try:
+        for index, pattern in enumerate(patterns):
+            added = screen.Add(regex_prefilter([pattern], flags))
+            assert added == index, "re2.Set numbers patterns in the order they are added"
+    except (ValueError, re2.error):
+        return None
+    screen.Compile()
+    return screen
+
+
 def span_finder(recognizer: EntityRecognizer, entity: str, flags: int | None) -> SpanFinder:
     """The cheapest way to get `recognizer`'s spans of `entity` that gives its own answers."""
     if isinstance(recognizer, FindsSpans):
         return _SliceCall(recognizer.spans)
-    if isinstance(recognizer, PatternRecognizer) and _keeps_presidio_analyze(recognizer):
-        return CompiledPatterns(recognizer, flags)
+    if isinstance(recognizer, PatternRecognizer):
+        analyze = type(recognizer).analyze
+        if analyze is PatternRecognizer.analyze:
+            return CompiledPatterns(recognizer, flags)
+        if isinstance(recognizer, Rescores) and getattr(analyze, "rescores_only", False):
+            return CompiledPatterns(recognizer, flags, rescored=True)
     return _AnalyzeCall(recognizer, entity, flags)
-
-
-def _keeps_presidio_analyze(recognizer: PatternRecognizer) -> bool:
-    """Whether `analyze` is Presidio's, or one whose only addition is the `rescore` step."""
-    analyze = type(recognizer).analyze
-    if analyze is PatternRecognizer.analyze:
-        return True
-    return isinstance(recognizer, Rescores) and getattr(analyze, "rescores_only", False)
 
 
 class _SliceCall:

@@ -6,8 +6,8 @@ import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.detectors.pii import default_slots
-from policies.detectors.prefilter_set import NUMERIC_GATE, PrefilterSet, Screen
+from policies.detectors.pii import NUMERIC_GATE, default_slots
+from policies.detectors.prefilter_set import PrefilterSet, Screen
 from tests.policies.test_cn_ids import LOOK_ALIKES, NEGATIVES, POSITIVES
 from tests.policies.test_pii import EVERY_KIND
 
@@ -53,6 +53,7 @@ def test_fired_reports_numeric_prefilters_only_behind_the_gate() -> None:
     prefilters = PrefilterSet(
         [(r"[a-z]+@[a-z]+", Screen.SET), (r"1[0-9]{10}", Screen.NUMERIC), (r"[0-9]{3}-[0-9]{4}", Screen.NUMERIC)],
         extras=["\u200b"],
+        numeric_gate=NUMERIC_GATE,
     )
     assert prefilters.fired("no candidates here") == ([], frozenset())
     assert prefilters.fired("mail a@b") == ([0], frozenset())
@@ -77,3 +78,17 @@ def test_a_prefilter_searched_alone_is_always_reported() -> None:
 
 def test_only_crypto_is_searched_alone() -> None:
     assert [slot.entity for slot in default_slots() if slot.screen is Screen.ALONE] == ["CRYPTO"]
+
+
+def test_numeric_prefilters_need_a_gate() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="numeric_gate"):
+        PrefilterSet([(r"[0-9]{11}", Screen.NUMERIC)])
+
+
+def test_the_gate_opens_for_numbers_the_phone_matcher_reads() -> None:
+    """Slashes, brackets, tildes, ideographic spaces and non-ASCII digits: phonenumbers reads
+    all of them, so the gate and the phone prefilter must too."""
+    for number in ("013800/00", "[020] 7946 0958", "020～7946～0958", "020\u30007946\u30000958", "٠٢٠٧٩٤٦٠٩٥٨"):
+        assert GATE.search(number), number
