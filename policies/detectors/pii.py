@@ -40,7 +40,7 @@ from policies.detectors import cn_ids
 from policies.detectors.phone import CANDIDATE_RE2, PUNCTUATION, CandidatePhoneRecognizer
 from policies.detectors.pii_hold import trailing_identifier_start
 from policies.detectors.prefilter_set import PrefilterSet, Screen
-from policies.detectors.prefilters import union_prefilter
+from policies.detectors.prefilters import regex_prefilter
 from policies.detectors.recognizer_spans import SpanFinder, span_finder
 from policies.detectors.utf8_text import Utf8Text
 from policies.findings import Finding
@@ -75,12 +75,17 @@ class RecognizerSlot:
     """A Presidio recognizer and what makes it cheap: a prefilter and a bound on match length.
 
     `prefilter` is an RE2 pattern matching a superset of the text the recognizer can match;
-    without one the recognizer runs on the whole text. The recognizer runs on each prefilter
-    match widened by `margin` characters either side. `max_chars` bounds one match: it sizes
-    the streaming hold-back. With `defer_to_earlier`, a candidate lying inside a span an
-    earlier recognizer already found is not looked at again (the generic phone matcher need
-    not re-examine a number already found as a Chinese mobile). `screen` says how the one
-    RE2 pass that picks the prefilters to search screens this one (see `prefilter_set`).
+    without one the recognizer runs on the whole text. Every finding starts inside a prefilter
+    match, or `margin` characters either side of one (0 for a prefilter derived from the
+    recognizer's own patterns, see `prefilters.py`), and is at most `max_chars` long: the
+    recognizer looks for findings starting there only, and ending at most `max_chars` after
+    the window, or before the first character after it that matches `stop` (a character
+    class no finding contains); `max_chars` also sizes the streaming hold-back.
+
+    With `defer_to_earlier`, a finding (or a whole candidate) lying inside a span an earlier
+    recognizer already found is dropped (the generic phone matcher need not re-examine a
+    number already found as a Chinese mobile). `screen` says how the one RE2 pass that picks
+    the prefilters to search screens this one (see `prefilter_set`).
     """
 
     recognizer: EntityRecognizer
@@ -92,6 +97,7 @@ class RecognizerSlot:
     margin: int = 0
     defer_to_earlier: bool = False
     screen: Screen = Screen.SET
+    stop: str | None = None
 
 
 #: Chinese context words for generic phone numbers (Presidio's own list is English only).
@@ -99,24 +105,21 @@ PHONE_CONTEXT_ZH = ("电话", "致电", "座机", "手机", "联系", "热线", 
 
 
 def global_slots() -> list[RecognizerSlot]:
-    """Presidio's predefined global recognizers, each with an RE2 prefilter.
-
-    These prefilters match a whole candidate (not just its core), so each recognizer runs on
-    the candidate plus a few characters either side for its own boundary checks.
+    """Presidio's predefined global recognizers, each with an RE2 prefilter: its own patterns
+    without look-arounds, or for the phone matcher (which has no pattern to derive from) a
+    run of the digits and punctuation that phonenumbers reads, give or take a few characters.
     """
     phone = CandidatePhoneRecognizer(
         supported_regions=(*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN"),
         context=[*PhoneRecognizer.CONTEXT, *PHONE_CONTEXT_ZH],
     )
     specs: list[tuple[EntityRecognizer, str, str, int]] = [
-        (OfflineEmailRecognizer(), "EMAIL_ADDRESS",
-         r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+", 80),
+        (OfflineEmailRecognizer(), "EMAIL_ADDRESS", _DERIVED, 80),
         (CreditCardRecognizer(), "CREDIT_CARD", _DERIVED, 23),
-        (IbanRecognizer(), "IBAN_CODE", r"[A-Za-z]{2}\d{2}[ ]?[A-Za-z0-9]{4}[A-Za-z0-9 ]{4,30}", 42),
-        (IpRecognizer(), "IP_ADDRESS",
-         r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f:]*::?[0-9A-Fa-f:.]+|::", 64),
+        (IbanRecognizer(), "IBAN_CODE", _DERIVED, 42),
+        (IpRecognizer(), "IP_ADDRESS", _DERIVED, 64),
         (UrlRecognizer(), "URL", _DERIVED, 256),
-        (CryptoRecognizer(), "CRYPTO", r"(?:bc1|[13])[a-zA-HJ-NP-Z0-9]{25,59}", 62),
+        (CryptoRecognizer(), "CRYPTO", _DERIVED, 62),
         (UsSsnRecognizer(), "US_SSN", _DERIVED, 11),
         # Last: phonenumbers tries every region on each candidate (the costliest recognizer by
         # far), so it only looks at digits no recognizer before it has already explained.
@@ -124,7 +127,8 @@ def global_slots() -> list[RecognizerSlot]:
     ]
     return [
         RecognizerSlot(rec, entity, _derived(rec) if pre is _DERIVED else pre, max_chars, _flags_for(rec),
-                       tuple(rec.context or ()), CANDIDATE_MARGIN, entity in _DEFERRING, _screen(entity))
+                       tuple(rec.context or ()), 0 if pre is _DERIVED else CANDIDATE_MARGIN, entity in _DEFERRING,
+                       _screen(entity), _STOPS.get(entity))
         for rec, entity, pre, max_chars in specs
     ]
 
@@ -134,12 +138,24 @@ _DERIVED = "derived from the recognizer's patterns"
 
 
 def _derived(recognizer: EntityRecognizer) -> str:
-    """`union_prefilter` of a pattern recognizer's regexes, read with `ASCII_FLAGS`."""
+    """`regex_prefilter` of a pattern recognizer's regexes, read with the flags its `analyze`
+    uses: `ASCII_FLAGS` for Presidio's own, its own flags where it overrides `analyze` (IBAN)."""
     assert isinstance(recognizer, PatternRecognizer)
     patterns: list[Pattern] = recognizer.patterns  # type: ignore[has-type]  # untyped in Presidio
-    return union_prefilter((pattern.regex for pattern in patterns), ignore_case=True)
+    own = type(recognizer).analyze is not PatternRecognizer.analyze
+    flags: int = (recognizer.global_regex_flags or 0) if own else ASCII_FLAGS
+    return regex_prefilter((pattern.regex for pattern in patterns), flags)
 
 
+#: Characters that no finding of these recognizers contains (read off Presidio's patterns;
+#: `tests/policies/test_prefilters.py` checks them): a search goes no further than the first
+#: one after its window, so a URL does not cost 256 characters of its heavy patterns.
+_STOPS = {
+    "EMAIL_ADDRESS": r"[^0-9A-Za-z_!#$%&'*+\-/=?^`{|}~.@]",
+    "IP_ADDRESS": r"[^0-9A-Za-z.:/%]",
+    "URL": r"[ \t\n\r\f\v()<>]",  # the path stops at ASCII white space only (ASCII flag)
+    "CRYPTO": r"[^0-9A-Za-z]",
+}
 #: Generic recognizers whose candidates are often already found by a specific one.
 _DEFERRING = frozenset({"PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "CN_LANDLINE", "CN_MOBILE", "CN_BANK_CARD", "CN_USCC"})
 #: Recognizers whose every candidate holds six or more digits and number punctuation in a row
@@ -166,8 +182,9 @@ def chinese_slots() -> list[RecognizerSlot]:
         max_chars = cn_ids.MAX_MATCH_CHARS[entity]
         # These recognizers weigh their own context words (before and after, by character),
         # so the slot adds none; they read those words in the whole text, around the window.
+        # Their prefilters are their patterns' own cores: a finding starts inside a match.
         slots.append(RecognizerSlot(rec, entity, cn_ids.PREFILTERS.get(entity), max_chars, None,
-                                    (), max_chars, entity in _DEFERRING, _screen(entity)))
+                                    (), 0, entity in _DEFERRING, _screen(entity)))
     return slots
 
 
@@ -223,6 +240,7 @@ class _Compiled:
     context: ContextWords
     prefilter: re2._Regexp | None
     find: SpanFinder
+    stop: re.Pattern[str] | None
 
 
 class PiiDetector:
@@ -242,7 +260,7 @@ class PiiDetector:
         options.never_capture = True  # only where a candidate is matters, never its groups
         compiled = [
             _Compiled(s, ContextWords(s.context), re2.compile(s.prefilter, options) if s.prefilter else None,
-                      span_finder(s.recognizer, s.entity, s.regex_flags))
+                      span_finder(s.recognizer, s.entity, s.regex_flags), re.compile(s.stop) if s.stop else None)
             for s in slots
         ]
         self._always = [c for c in compiled if c.prefilter is None]
@@ -297,11 +315,15 @@ class PiiDetector:
             if item.slot.defer_to_earlier and (covered is None or covered.count != len(findings)):
                 covered = Coverage(findings)
             deferred = covered if item.slot.defer_to_earlier else None
-            for start, end in self._windows(item.prefilter, source, item.slot.margin, deferred):
-                found = self._analyze(item, source.text, start, end)
-                if deferred is not None:  # a candidate may reach past what it overlaps
-                    found = [f for f in found if not deferred.contains(f.start, f.end)]
-                findings.extend(found)
+            reach = self._max_chars[item.slot.entity]
+            for first, last in self._windows(item.prefilter, source, item.slot.margin, deferred):
+                end = min(len(source.text), last + reach)
+                stop = item.stop.search(source.text, last, end) if item.stop is not None else None
+                found = self._analyze(item, source.text, first, end if stop is None else stop.start())
+                findings.extend(
+                    f for f in found  # the finder also sees what starts after the window
+                    if f.start < last and (deferred is None or not deferred.contains(f.start, f.end))
+                )
         return _dedupe(findings if view is None or view.identity else _in_original(findings, view))
 
     def _view(self, text: str) -> tuple[LightView | None, Utf8Text, list[int]]:
@@ -326,13 +348,14 @@ class PiiDetector:
     def _windows(
         prefilter: re2._Regexp, source: Utf8Text, margin: int, covered: Coverage | None
     ) -> Iterable[tuple[int, int]]:
-        """Candidate windows, widened by `margin` either side and merged; covered ones skipped."""
+        """Where findings can start: each candidate, widened by `margin` either side (the end
+        included, a finding may start where a candidate ends), merged; covered ones skipped."""
         window_start = window_end = -1
         size = len(source.text)
         for match_start, match_end in source.spans(prefilter):
             if covered is not None and covered.contains(match_start, match_end):
                 continue
-            start, end = max(0, match_start - margin), min(size, match_end + margin)
+            start, end = max(0, match_start - margin), min(size, match_end + margin + 1)
             if start <= window_end:
                 window_end = max(window_end, end)
                 continue

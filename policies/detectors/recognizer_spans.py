@@ -32,8 +32,12 @@ if TYPE_CHECKING:
 
 #: (start, end, score) of one match in the text given.
 Span = tuple[int, int, float]
-#: `find(text, start, end)`: the spans of `text[start:end]`, as offsets into `text`.
+#: `find(text, start, end)`: the matches that start at or after `start` and end by `end`, as
+#: offsets into `text`; what lies around the window counts for boundaries and context.
 SpanFinder = Callable[[str, int, int], list[Span]]
+#: Characters before a window that a recognizer given only a slice of the text sees, for its
+#: own boundary checks (Presidio's IBAN look-behind, phonenumbers' letter test).
+SLICE_CONTEXT = 8
 
 _MIN_SCORE = float(EntityRecognizer.MIN_SCORE)
 _MAX_SCORE = float(EntityRecognizer.MAX_SCORE)
@@ -159,14 +163,16 @@ def span_finder(recognizer: EntityRecognizer, entity: str, flags: int | None) ->
 
 
 class _SliceCall:
-    """A finder of spans in a whole text, given the window as a text of its own."""
+    """A finder of spans in a whole text, given the window (and a little before it) as a
+    text of its own."""
 
     def __init__(self, spans: Callable[[str], list[Span]]) -> None:
         self.spans = spans
 
     def __call__(self, text: str, window_start: int, window_end: int) -> list[Span]:
-        found = self.spans(text[window_start:window_end])
-        return [(start + window_start, end + window_start, score) for start, end, score in found]
+        offset = max(0, window_start - SLICE_CONTEXT)
+        found = self.spans(text[offset:window_end])
+        return [(start + offset, end + offset, score) for start, end, score in found if start + offset >= window_start]
 
 
 class _AnalyzeCall:
@@ -176,14 +182,15 @@ class _AnalyzeCall:
         self.recognizer, self.entity, self.flags = recognizer, entity, flags
 
     def __call__(self, text: str, window_start: int, window_end: int) -> list[Span]:
-        recognizer, window = self.recognizer, text[window_start:window_end]
+        offset = max(0, window_start - SLICE_CONTEXT)
+        recognizer, window = self.recognizer, text[offset:window_end]
         results = (
             recognizer.analyze(window, [self.entity], None, self.flags)
             if isinstance(recognizer, PatternRecognizer)
             else recognizer.analyze(window, [self.entity], _NO_NLP)
         )
         return [
-            (r.start + window_start, r.end + window_start, float(r.score))
+            (r.start + offset, r.end + offset, float(r.score))
             for r in results or ()
-            if r.entity_type == self.entity
+            if r.entity_type == self.entity and r.start + offset >= window_start
         ]

@@ -4,6 +4,8 @@ and the same findings as Presidio's recognizers run on the whole text."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policies.detectors.cn_checksums import luhn_check_digit
 from policies.detectors.pii import (
@@ -228,6 +230,23 @@ def test_every_entity_kind_is_in_the_equivalence_table() -> None:
 
 @pytest.mark.parametrize("text", EVERY_KIND)
 def test_prefilter_and_windows_find_what_whole_text_recognizers_find(text: str) -> None:
+    ours = {(f.kind, f.start, f.end, f.score) for f in DETECTOR.detect(text)}
+    assert ours == whole_text_findings(SLOTS, text, 0.5, DETECTOR.context_window)
+
+
+# Digits above all, in the separators identifiers are written with, next to context words.
+_DIGIT_HEAVY = "0123456789" * 4 + " -.()+（）/:" + "XEGCHAB@" + "中号"
+_DIGIT_WORDS = ("手机", "身份证", "卡号", "phone ", "card ", "ssn ", "tel", "+86 ", "０", "１３８")
+
+
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from(_DIGIT_HEAVY), min_size=1, max_size=24) | st.sampled_from(_DIGIT_WORDS),
+        max_size=6,
+    ).map("".join)
+)
+@settings(max_examples=200, deadline=None)
+def test_prefilter_and_windows_find_what_whole_text_recognizers_find_on_digit_runs(text: str) -> None:
     ours = {(f.kind, f.start, f.end, f.score) for f in DETECTOR.detect(text)}
     assert ours == whole_text_findings(SLOTS, text, 0.5, DETECTOR.context_window)
 
