@@ -78,9 +78,10 @@ class RecognizerSlot:
     without one the recognizer runs on the whole text. Every finding starts inside a prefilter
     match, or `margin` characters either side of one (0 for a prefilter derived from the
     recognizer's own patterns, see `prefilters.py`), and is at most `max_chars` long: the
-    recognizer looks for findings starting there only, and ending at most `max_chars` after
-    the window, or before the first character after it that matches `stop` (a character
-    class no finding contains); `max_chars` also sizes the streaming hold-back.
+    recognizer looks for findings starting there only, and ending at most `reach` characters
+    (default: `max_chars`) after the window, or before the first character after it that
+    matches `stop` (a character class no finding contains); `max_chars` also sizes the
+    streaming hold-back.
 
     With `defer_to_earlier`, a finding (or a whole candidate) lying inside a span an earlier
     recognizer already found is dropped (the generic phone matcher need not re-examine a
@@ -98,6 +99,7 @@ class RecognizerSlot:
     defer_to_earlier: bool = False
     screen: Screen = Screen.SET
     stop: str | None = None
+    reach: int | None = None
 
 
 #: Chinese context words for generic phone numbers (Presidio's own list is English only).
@@ -109,6 +111,10 @@ def global_slots() -> list[RecognizerSlot]:
     without look-arounds, or for the phone matcher (which has no pattern to derive from) a
     run of the digits and punctuation that phonenumbers reads, give or take a few characters.
     """
+    # The phone matcher reads each candidate (a run of every digit and punctuation mark it
+    # takes) plus a few characters either side, as before: a number with a written-out
+    # extension ("ext. 12") may be found without it. A wider slice would often hold a second
+    # number, and then every region must be asked.
     phone = CandidatePhoneRecognizer(
         supported_regions=(*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN"),
         context=[*PhoneRecognizer.CONTEXT, *PHONE_CONTEXT_ZH],
@@ -128,7 +134,7 @@ def global_slots() -> list[RecognizerSlot]:
     return [
         RecognizerSlot(rec, entity, _derived(rec) if pre is _DERIVED else pre, max_chars, _flags_for(rec),
                        tuple(rec.context or ()), 0 if pre is _DERIVED else CANDIDATE_MARGIN, entity in _DEFERRING,
-                       _screen(entity), _STOPS.get(entity))
+                       _screen(entity), _STOPS.get(entity), CANDIDATE_MARGIN if entity == "PHONE_NUMBER" else None)
         for rec, entity, pre, max_chars in specs
     ]
 
@@ -315,7 +321,7 @@ class PiiDetector:
             if item.slot.defer_to_earlier and (covered is None or covered.count != len(findings)):
                 covered = Coverage(findings)
             deferred = covered if item.slot.defer_to_earlier else None
-            reach = self._max_chars[item.slot.entity]
+            reach = self._max_chars[item.slot.entity] if item.slot.reach is None else item.slot.reach
             for first, last in self._windows(item.prefilter, source, item.slot.margin, deferred):
                 end = min(len(source.text), last + reach)
                 stop = item.stop.search(source.text, last, end) if item.stop is not None else None

@@ -36,8 +36,8 @@ Span = tuple[int, int, float]
 #: offsets into `text`; what lies around the window counts for boundaries and context.
 SpanFinder = Callable[[str, int, int], list[Span]]
 #: Characters before a window that a recognizer given only a slice of the text sees, for its
-#: own boundary checks (Presidio's IBAN look-behind, phonenumbers' letter test).
-SLICE_CONTEXT = 8
+#: own boundary checks (Presidio's IBAN look-behind, phonenumbers' letter test: one each).
+SLICE_CONTEXT = 2
 
 _MIN_SCORE = float(EntityRecognizer.MIN_SCORE)
 _MAX_SCORE = float(EntityRecognizer.MAX_SCORE)

@@ -14,7 +14,7 @@ from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, Reco
 from policies.detectors import cn_ids
 from policies.detectors.cn_ids import MobileRecognizer
 from policies.detectors.pii import ASCII_FLAGS, RecognizerSlot, default_slots
-from policies.detectors.recognizer_spans import CompiledPatterns, Span, remove_contained, span_finder
+from policies.detectors.recognizer_spans import SLICE_CONTEXT, CompiledPatterns, Span, remove_contained, span_finder
 from tests.policies.test_cn_ids import LOOK_ALIKES, NEGATIVES, POSITIVES
 from tests.policies.test_pii import EVERY_KIND
 
@@ -220,9 +220,10 @@ def test_pattern_recognizer_with_its_own_analyze_is_called() -> None:
     assert find("ab HELLO cd WORLD", 3, 8) == [(3, 8, 0.77)]
     # It is given the window and up to SLICE_CONTEXT characters before it, for its own
     # boundary checks; what starts before the window is not the finder's.
-    assert recognizer.calls == [("ab HELLO", ["SHOUT"], None, ASCII_FLAGS)]
+    assert SLICE_CONTEXT == 2
+    assert recognizer.calls == [("b HELLO", ["SHOUT"], None, ASCII_FLAGS)]
     assert find("ABCDEFGHIJKL xy", 9, 15) == []  # the run starts before the window
-    assert recognizer.calls[-1][0] == "BCDEFGHIJKL xy"
+    assert recognizer.calls[-1][0] == "HIJKL xy"
 
 
 # A mobile number without a context word (0.6), and one after 手机 (0.6 + 0.4).
@@ -316,7 +317,7 @@ def test_other_entity_recognizer_runs_through_analyze() -> None:
     assert find("a secret b", 3, 10) == []  # it starts before the window
     assert find("a public b", 0, 10) == []  # None is no result
     assert recognizer.calls == [
-        ("a secret b", ["SECRET"], None), ("a secret b", ["SECRET"], None), ("a public b", ["SECRET"], None),
+        ("a secret b", ["SECRET"], None), (" secret b", ["SECRET"], None), ("a public b", ["SECRET"], None),
     ]  # fmt: skip
 
 
