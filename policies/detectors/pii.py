@@ -353,23 +353,20 @@ class PiiDetector:
     @staticmethod
     def _windows(
         prefilter: re2._Regexp, source: Utf8Text, margin: int, covered: Coverage | None
-    ) -> Iterable[tuple[int, int]]:
+    ) -> list[tuple[int, int]]:
         """Where findings can start: each candidate, widened by `margin` either side (the end
         included, a finding may start where a candidate ends), merged; covered ones skipped."""
-        window_start = window_end = -1
+        windows: list[tuple[int, int]] = []
         size = len(source.text)
         for match_start, match_end in source.spans(prefilter):
             if covered is not None and covered.contains(match_start, match_end):
                 continue
             start, end = max(0, match_start - margin), min(size, match_end + margin + 1)
-            if start <= window_end:
-                window_end = max(window_end, end)
-                continue
-            if window_end >= 0:
-                yield window_start, window_end
-            window_start, window_end = start, end
-        if window_end >= 0:
-            yield window_start, window_end
+            if windows and start <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], max(windows[-1][1], end))
+            else:
+                windows.append((start, end))
+        return windows
 
     def _analyze(self, item: _Compiled, text: str, window_start: int, window_end: int) -> list[Finding]:
         entity, findings = item.slot.entity, []
@@ -382,10 +379,23 @@ class PiiDetector:
 
 class Coverage:
     """The union of earlier findings' spans, for an O(log n) "already found here?" check
-    (a linear scan per candidate made a text dense with identifiers quadratic)."""
+    (a linear scan per candidate made a text dense with identifiers quadratic). Built on the
+    first question: most deferring recognizers find no candidate to ask about."""
 
     def __init__(self, findings: Sequence[Finding]) -> None:
         self.count = len(findings)
+        self._findings: Sequence[Finding] | None = findings
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+
+    def contains(self, start: int, end: int) -> bool:
+        if self._findings is not None:
+            self._merge(self._findings[: self.count])
+            self._findings = None
+        i = bisect.bisect_right(self._starts, start) - 1
+        return i >= 0 and end <= self._ends[i]
+
+    def _merge(self, findings: Sequence[Finding]) -> None:
         merged: list[list[int]] = []
         for start, end in sorted((f.start, f.end) for f in findings):
             if merged and start <= merged[-1][1]:
@@ -394,10 +404,6 @@ class Coverage:
                 merged.append([start, end])
         self._starts = [span[0] for span in merged]
         self._ends = [span[1] for span in merged]
-
-    def contains(self, start: int, end: int) -> bool:
-        i = bisect.bisect_right(self._starts, start) - 1
-        return i >= 0 and end <= self._ends[i]
 
 
 def _in_original(findings: list[Finding], view: LightView) -> list[Finding]:
