@@ -39,7 +39,7 @@ from presidio_analyzer.predefined_recognizers import (
 from policies.detectors import cn_ids
 from policies.detectors.phone import CANDIDATE_RE2, PUNCTUATION, CandidatePhoneRecognizer
 from policies.detectors.pii_hold import trailing_identifier_start
-from policies.detectors.prefilter_set import PrefilterSet, Screen
+from policies.detectors.prefilter_set import PrefilterSet
 from policies.detectors.prefilters import regex_prefilter
 from policies.detectors.recognizer_spans import SpanFinder, span_finder
 from policies.detectors.utf8_text import Utf8Text
@@ -85,8 +85,9 @@ class RecognizerSlot:
 
     With `defer_to_earlier`, a finding (or a whole candidate) lying inside a span an earlier
     recognizer already found is dropped (the generic phone matcher need not re-examine a
-    number already found as a Chinese mobile). `screen` says how the one RE2 pass that picks
-    the prefilters to search screens this one (see `prefilter_set`).
+    number already found as a Chinese mobile). The one RE2 pass that picks the prefilters to
+    search holds `gate` in this one's place, when it has one: a pattern that all of its
+    matches contain, cheaper in that Set (see `prefilter_set`).
     """
 
     recognizer: EntityRecognizer
@@ -97,7 +98,7 @@ class RecognizerSlot:
     context: tuple[str, ...] = field(default=())
     margin: int = 0
     defer_to_earlier: bool = False
-    screen: Screen = Screen.SET
+    gate: str | None = None
     stop: str | None = None
     reach: int | None = None
 
@@ -134,7 +135,7 @@ def global_slots() -> list[RecognizerSlot]:
     return [
         RecognizerSlot(rec, entity, _derived(rec) if pre is _DERIVED else pre, max_chars, _flags_for(rec),
                        tuple(rec.context or ()), 0 if pre is _DERIVED else CANDIDATE_MARGIN, entity in _DEFERRING,
-                       _screen(entity), _STOPS.get(entity), CANDIDATE_MARGIN if entity == "PHONE_NUMBER" else None)
+                       _GATES.get(entity), _STOPS.get(entity), CANDIDATE_MARGIN if entity == "PHONE_NUMBER" else None)
         for rec, entity, pre, max_chars in specs
     ]
 
@@ -172,12 +173,12 @@ _NUMERIC = frozenset({
 #: What every candidate of a `_NUMERIC` recognizer holds: a digit, four or more digits or
 #: number punctuation (the phone matcher's, which includes the others'), a digit.
 NUMERIC_GATE = rf"\p{{Nd}}[{PUNCTUATION}\p{{Nd}}]{{4,}}\p{{Nd}}"
-#: Prefilters too costly inside the Set (a 25-59 character repeat of a wide class).
-_ALONE = frozenset({"CRYPTO"})
-
-
-def _screen(entity: str) -> Screen:
-    return Screen.NUMERIC if entity in _NUMERIC else Screen.ALONE if entity in _ALONE else Screen.SET
+#: Gates that stand in for prefilters in the Set (see `prefilter_set`): digit-shaped ones
+#: multiply the Set's states, and so does a 25-59 character repeat of a wide class (crypto).
+_GATES = {
+    **dict.fromkeys(_NUMERIC, NUMERIC_GATE),
+    "CRYPTO": "[0-9A-Za-z]{26}",  # 1, 3 or bc1, then 25 or more of these (case folded)
+}
 
 
 def chinese_slots() -> list[RecognizerSlot]:
@@ -190,7 +191,7 @@ def chinese_slots() -> list[RecognizerSlot]:
         # so the slot adds none; they read those words in the whole text, around the window.
         # Their prefilters are their patterns' own cores: a finding starts inside a match.
         slots.append(RecognizerSlot(rec, entity, cn_ids.PREFILTERS.get(entity), max_chars, None,
-                                    (), 0, entity in _DEFERRING, _screen(entity)))
+                                    (), 0, entity in _DEFERRING, _GATES.get(entity)))
     return slots
 
 
@@ -272,8 +273,8 @@ class PiiDetector:
         self._always = [c for c in compiled if c.prefilter is None]
         self._filtered = [c for c in compiled if c.prefilter is not None]
         # The one extra: any character the light view changes (see `_view`).
-        self._set = PrefilterSet([(c.slot.prefilter or "", c.slot.screen) for c in self._filtered],
-                                 extras=[light_fold_class()], numeric_gate=NUMERIC_GATE)
+        self._set = PrefilterSet([(c.slot.prefilter or "", c.slot.gate) for c in self._filtered],
+                                 extras=[light_fold_class()])
         self.entities = tuple(s.entity for s in slots)
         self._max_chars = {s.entity: s.max_chars + FORMAT_CHARS_ALLOWANCE for s in slots}
         self.max_match_chars = max(self._max_chars.values(), default=1)
@@ -292,15 +293,15 @@ class PiiDetector:
         near = max(0, end - self._context_after - self.max_match_chars)
         tail = text[near:]
         try:
-            hits, _ = self._set.fired(tail)
+            encoded = Utf8Text(tail)
         except UnicodeEncodeError:  # a lone surrogate: hold the whole bound rather than guess
             return floor
-        for index in hits:
+        for index in self._set.fired(encoded.data)[0]:
             prefilter = self._filtered[index].prefilter
             assert prefilter is not None
-            for match in prefilter.finditer(tail):
-                if near + match.end() > end - self._context_after:
-                    start = min(start, near + match.start())
+            for match_start, match_end in encoded.spans(prefilter):
+                if near + match_end > end - self._context_after:
+                    start = min(start, near + match_start)
                     break
         return max(floor, start)
 

@@ -7,11 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies.detectors.pii import NUMERIC_GATE, default_slots
-from policies.detectors.prefilter_set import PrefilterSet, Screen
+from policies.detectors.prefilter_set import PrefilterSet
 from tests.policies.test_cn_ids import LOOK_ALIKES, NEGATIVES, POSITIVES
 from tests.policies.test_pii import EVERY_KIND
 
-NUMERIC_SLOTS = [slot for slot in default_slots() if slot.screen is Screen.NUMERIC]
+NUMERIC_SLOTS = [slot for slot in default_slots() if slot.gate == NUMERIC_GATE]
 GATE = re2.compile(NUMERIC_GATE)
 CORPUS = [text for _, text, _, _ in POSITIVES] + [text for _, text in NEGATIVES] + LOOK_ALIKES + EVERY_KIND
 
@@ -49,15 +49,14 @@ def test_every_numeric_prefilter_match_holds_the_gate(text: str) -> None:
     assert_gate_inside_every_match(text)
 
 
-def test_fired_reports_numeric_prefilters_only_behind_the_gate() -> None:
+def test_fired_reports_gated_prefilters_whenever_their_gate_matches() -> None:
     prefilters = PrefilterSet(
-        [(r"[a-z]+@[a-z]+", Screen.SET), (r"1[0-9]{10}", Screen.NUMERIC), (r"[0-9]{3}-[0-9]{4}", Screen.NUMERIC)],
+        [(r"[a-z]+@[a-z]+", None), (r"1[0-9]{10}", NUMERIC_GATE), (r"[0-9]{3}-[0-9]{4}", NUMERIC_GATE)],
         extras=["\u200b"],
-        numeric_gate=NUMERIC_GATE,
     )
     assert prefilters.fired("no candidates here") == ([], frozenset())
     assert prefilters.fired("mail a@b") == ([0], frozenset())
-    # The gate opens both numeric prefilters, whichever of them matches: the caller searches.
+    # The shared gate opens both numeric prefilters, whichever of them matches: the caller searches.
     assert prefilters.fired("call 13812345678") == ([1, 2], frozenset())
     assert prefilters.fired("a@b 555-1234\u200b") == ([0, 1, 2], frozenset({0}))
     assert prefilters.fired(b"bytes 555-1234") == ([1, 2], frozenset())
@@ -65,26 +64,18 @@ def test_fired_reports_numeric_prefilters_only_behind_the_gate() -> None:
     assert prefilters.fired("12345") == ([], frozenset())
 
 
-def test_a_set_without_numeric_prefilters_has_no_gate() -> None:
-    prefilters = PrefilterSet([(r"[a-z]+@[a-z]+", Screen.SET)])
-    assert prefilters.fired("13812345678") == ([], frozenset())
+def test_crypto_is_behind_a_gate_of_its_own() -> None:
+    gates = {slot.entity: slot.gate for slot in default_slots() if slot.gate}
+    assert gates.pop("CRYPTO") == "[0-9A-Za-z]{26}"
+    assert set(gates.values()) == {NUMERIC_GATE}
 
 
-def test_a_prefilter_searched_alone_is_always_reported() -> None:
-    prefilters = PrefilterSet([(r"[a-z]+@[a-z]+", Screen.SET), (r"[13][a-z0-9]{25,59}", Screen.ALONE)])
-    assert prefilters.fired("nothing") == ([1], frozenset())
-    assert prefilters.fired("a@b") == ([0, 1], frozenset())
-
-
-def test_only_crypto_is_searched_alone() -> None:
-    assert [slot.entity for slot in default_slots() if slot.screen is Screen.ALONE] == ["CRYPTO"]
-
-
-def test_numeric_prefilters_need_a_gate() -> None:
-    import pytest
-
-    with pytest.raises(ValueError, match="numeric_gate"):
-        PrefilterSet([(r"[0-9]{11}", Screen.NUMERIC)])
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("13bc1qQzZ09aA xX-")), min_size=20, max_size=80))
+def test_every_crypto_prefilter_match_holds_its_gate(text: str) -> None:
+    (slot,) = [slot for slot in default_slots() if slot.entity == "CRYPTO"]
+    for match in re2.finditer(slot.prefilter or "", text):
+        assert re2.search(slot.gate or "", match.group()), match.group()
 
 
 def test_the_gate_opens_for_numbers_the_phone_matcher_reads() -> None:
