@@ -55,13 +55,8 @@ def without_lookarounds(pattern: str) -> str:
 def union_prefilter(patterns: Iterable[str], ignore_case: bool) -> str:
     """One RE2 pattern matching wherever any of `patterns` can; raises ValueError if RE2
     cannot compile it (the caller then needs a hand-written prefilter)."""
-    union = "|".join(f"(?:{without_lookarounds(p)})" for p in patterns)
-    prefilter = f"(?i:{union})" if ignore_case else union
-    try:
-        re2.compile(prefilter)
-    except re2.error as exc:
-        raise ValueError(f"RE2 cannot compile the derived prefilter {prefilter!r}: {exc}") from exc
-    return prefilter
+    union = _union(patterns)
+    return _compilable(f"(?i:{union})" if ignore_case else union)
 
 
 def regex_prefilter(patterns: Iterable[str], flags: int) -> str:
@@ -73,9 +68,16 @@ def regex_prefilter(patterns: Iterable[str], flags: int) -> str:
     """
     inline = "".join(flag for bit, flag in _INLINE_FLAGS if flags & bit)
     ascii_only = bool(flags & _ASCII)
-    checked = [_ascii_classes(pattern, ascii_only) for pattern in patterns]
-    union = union_prefilter(checked, ignore_case=False)
-    prefilter = f"(?{inline}:{union})" if inline else union
+    union = _union(_ascii_classes(pattern, ascii_only) for pattern in patterns)
+    return _compilable(f"(?{inline}:{union})" if inline else union)
+
+
+def _union(patterns: Iterable[str]) -> str:
+    return "|".join(f"(?:{without_lookarounds(pattern)})" for pattern in patterns)
+
+
+def _compilable(prefilter: str) -> str:
+    """`prefilter`, once RE2 has compiled it; ValueError otherwise."""
     try:
         re2.compile(prefilter)
     except re2.error as exc:
