@@ -113,6 +113,7 @@ class Policy:
         detectors: Mapping[str, Detector],
         files: Sequence[Path] = (),
         salt: bytes = b"",
+        inputs: Mapping[str, object] | None = None,
     ) -> None:
         self.spec = spec
         self.name = spec.name
@@ -121,6 +122,8 @@ class Policy:
         self.detectors = dict(detectors)
         self.files = tuple(files)
         self.salt = salt
+        #: What each detector was built from (see `loader.detector_inputs`), for a reload.
+        self.inputs = dict(inputs or {})
         self._stages = {direction: self._plan(direction) for direction in Direction}
         self._hold_back = {
             direction: max((stage.hold_back_chars for stage in stages), default=0)

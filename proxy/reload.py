@@ -50,7 +50,9 @@ class PolicyReloader:
         async with self._lock:
             fingerprint = _fingerprint(self.current.files)
             try:
-                policy = await asyncio.get_running_loop().run_in_executor(None, load_policy, self.path)
+                policy = await asyncio.get_running_loop().run_in_executor(
+                    None, load_policy, self.path, self.current  # unchanged detectors are taken over
+                )
             except (PolicyError, OSError) as exc:
                 self._seen = fingerprint  # don't retry the same broken files every second
                 self.state.metrics.policy_reloads.labels("failure").inc()

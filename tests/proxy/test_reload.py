@@ -75,3 +75,36 @@ async def test_broken_file_keeps_the_old_policy(tmp_path: Path) -> None:
             await asyncio.sleep(0.1)
         assert await ask(session, stack, "oldterm again") == 400  # the old policy still serves
         assert stack.state.policy.version == "1"
+
+
+TWO_LEXICONS = """
+name: reload-test
+version: "1"
+detectors:
+  library: {type: keywords, files: [{path: library.txt, category: A.1.h}]}
+  words: {type: keywords, files: [{path: words.txt, category: A.1.h}]}
+  pii: {type: pii}
+prompt:
+  - {id: block-library, detector: library, action: block}
+  - {id: block-words, detector: words, action: block}
+"""
+
+
+async def test_a_reload_rebuilds_only_the_changed_lexicon(tmp_path: Path) -> None:
+    """The big library's automaton and Presidio's recognizers are taken over, not rebuilt."""
+    (tmp_path / "library.txt").write_text("".join(f"libraryterm{i}\n" for i in range(1000)), encoding="utf-8")
+    path = write_policy(tmp_path, "1", "oldterm\n")
+    path.write_text(TWO_LEXICONS, encoding="utf-8")
+    async with proxy_stack(load_policy(path), policy_path=path, reload=0.2) as stack, aiohttp.ClientSession() as session:
+        before = stack.state.policy
+        (tmp_path / "words.txt").write_text("oldterm\nemergencyterm\n", encoding="utf-8")
+        deadline = time.monotonic() + 5
+        while await ask(session, stack, "say emergencyterm") != 400:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        after = stack.state.policy
+        assert after is not before
+        assert after.detectors["library"] is before.detectors["library"]
+        assert after.detectors["pii"] is before.detectors["pii"]
+        assert after.detectors["words"] is not before.detectors["words"]
+        assert await ask(session, stack, "say libraryterm999") == 400
