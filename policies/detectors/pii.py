@@ -57,6 +57,8 @@ CONTEXT_BOOST = 0.35
 CONTEXT_MIN_SCORE = 0.4
 #: Characters around a whole-candidate prefilter match, for the recognizer's boundary checks.
 CANDIDATE_MARGIN = 4
+#: Characters a search goes on past a `stop` character, for look-aheads (`\\b`, `(?!\\.\\d)`).
+STOP_CONTEXT = 8
 #: Deleted format characters (zero-width, bidi) that a match may contain and still fit in the
 #: declared `max_match_chars`, which counts *original* characters. A match with more is still
 #: reported; only the streaming guarantee (released text == whole-text decision) stops there.
@@ -322,11 +324,8 @@ class PiiDetector:
             if item.slot.defer_to_earlier and (covered is None or covered.count != len(findings)):
                 covered = Coverage(findings)
             deferred = covered if item.slot.defer_to_earlier else None
-            reach = self._max_chars[item.slot.entity] if item.slot.reach is None else item.slot.reach
-            for first, last in self._windows(item.prefilter, source, item.slot.margin, deferred):
-                end = min(len(source.text), last + reach)
-                stop = item.stop.search(source.text, last, end) if item.stop is not None else None
-                found = self._analyze(item, source.text, first, end if stop is None else stop.start())
+            for first, last, end in self._windows(item, source, deferred):
+                found = self._analyze(item, source.text, first, end)
                 findings.extend(
                     f for f in found  # the finder also sees what starts after the window
                     if f.start < last and (deferred is None or not deferred.contains(f.start, f.end))
@@ -351,22 +350,33 @@ class PiiDetector:
         source = Utf8Text(view.text)
         return view, source, self._set.fired(source.data)[0]
 
-    @staticmethod
-    def _windows(
-        prefilter: re2._Regexp, source: Utf8Text, margin: int, covered: Coverage | None
-    ) -> list[tuple[int, int]]:
-        """Where findings can start: each candidate, widened by `margin` either side (the end
-        included, a finding may start where a candidate ends), merged; covered ones skipped."""
-        windows: list[tuple[int, int]] = []
-        size = len(source.text)
-        for match_start, match_end in source.spans(prefilter):
+    def _windows(self, item: _Compiled, source: Utf8Text, covered: Coverage | None) -> list[tuple[int, int, int]]:
+        """(first, last, end): findings may start in [first, last), the search runs to `end`.
+
+        Each candidate (covered ones skipped) lets findings start in it, or `margin` either
+        side, its end included; the search goes on for the slot's reach, or to just past the
+        first `stop` character, where look-aheads still see the real text. Windows whose
+        searches overlap are merged, so that no search begins inside a match an earlier one
+        made: the regexes then see the text in the order the whole-text scan does.
+        """
+        slot, text = item.slot, source.text
+        size, margin = len(text), slot.margin
+        reach = self._max_chars[slot.entity] if slot.reach is None else slot.reach
+        windows: list[tuple[int, int, int]] = []
+        assert item.prefilter is not None
+        for match_start, match_end in source.spans(item.prefilter):
             if covered is not None and covered.contains(match_start, match_end):
                 continue
-            start, end = max(0, match_start - margin), min(size, match_end + margin + 1)
-            if windows and start <= windows[-1][1]:
-                windows[-1] = (windows[-1][0], max(windows[-1][1], end))
+            first, last = max(0, match_start - margin), min(size, match_end + margin + 1)
+            end = min(size, last + reach)
+            stop = item.stop.search(text, last, end) if item.stop is not None else None
+            if stop is not None:
+                end = min(end, stop.start() + STOP_CONTEXT)
+            if windows and first < windows[-1][2]:
+                previous = windows[-1]
+                windows[-1] = (previous[0], max(previous[1], last), max(previous[2], end))
             else:
-                windows.append((start, end))
+                windows.append((first, last, end))
         return windows
 
     def _analyze(self, item: _Compiled, text: str, window_start: int, window_end: int) -> list[Finding]:

@@ -282,3 +282,27 @@ def test_candidate_phone_recognizer_answers_as_presidio_does(text: str) -> None:
     for window in windows:
         expected = sorted((r.start, r.end, r.score) for r in stock.analyze(window, ["PHONE_NUMBER"]))
         assert sorted((r.start, r.end, r.score) for r in fast.analyze(window, ["PHONE_NUMBER"])) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A window must not begin inside a match an earlier search made ("00.0.00.0" here):
+        # searched from there, "0.00.0.1" swallowed the start of the real address.
+        "::/00.0.00.0.1.2.3.4",
+        "route ::/00.0.00.0.10.20.30.40 via gw",
+        # A search that stops at a character no IP holds still sees it: `\b` is no boundary
+        # before "_".
+        "x 10.0.0.1/24_",
+        "fe80::1_",
+        "::ffff:10.0.0.1_",
+        "2001:db8::1_a",
+        # Findings of one recognizer, one inside another, from two windows: Presidio keeps the
+        # larger one only.
+        "see x.http://a.com now",
+        "GB82WEST12345698765432 GB82WEST12345698765432",
+    ],
+)
+def test_windows_agree_with_the_whole_text_on_found_edge_cases(text: str) -> None:
+    ours = {(f.kind, f.start, f.end, f.score) for f in DETECTOR.detect(text)}
+    assert ours == whole_text_findings(SLOTS, text, 0.5, DETECTOR.context_window)
