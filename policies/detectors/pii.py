@@ -298,10 +298,17 @@ class PiiDetector:
             encoded = Utf8Text(tail)
         except UnicodeEncodeError:  # a lone surrogate: hold the whole bound rather than guess
             return floor
-        for index in self._set.fired(encoded.data)[0]:
+        hits, folds = self._set.fired(encoded.data)
+        view = light_view(tail) if folds else None  # circled or full-width digits, as `detect` reads them
+        if view is not None:
+            encoded = Utf8Text(view.text)
+            hits = self._set.fired(encoded.data)[0]
+        for index in hits:
             prefilter = self._filtered[index].prefilter
             assert prefilter is not None
             for match_start, match_end in encoded.spans(prefilter):
+                if view is not None:
+                    match_start, match_end = view.original_span(match_start, match_end)
                 if near + match_end > end - self._context_after:
                     start = min(start, near + match_start)
                     break

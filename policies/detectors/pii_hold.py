@@ -61,6 +61,6 @@ def trailing_identifier_start(text: str, limit: int) -> int:
             i -= 1
             continue
         break
-    if i > lowest and i < end and text[i - 1] in _PLATE_PROVINCES and text[i].isalpha():
-        i -= 1
+    if i > lowest and text[i - 1] in _PLATE_PROVINCES and (i == end or text[i].isalpha()):
+        i -= 1  # a plate's province character: its letter may be next
     return i

@@ -306,3 +306,22 @@ def test_candidate_phone_recognizer_answers_as_presidio_does(text: str) -> None:
 def test_windows_agree_with_the_whole_text_on_found_edge_cases(text: str) -> None:
     ours = {(f.kind, f.start, f.end, f.score) for f in DETECTOR.detect(text)}
     assert ours == whole_text_findings(SLOTS, text, 0.5, DETECTOR.context_window)
+
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "⓪①⓪①②③④⑤⑥⑦⑧是座机",  # circled digits: the context word after them must still be awaited
+        "Ｅ１２３４５６７８是护照",
+        "车牌京A12345，谢谢",  # a province character at the end may start a plate
+    ],
+)
+def test_streams_split_anywhere_equal_the_whole_text(default_policy: Policy, text: str) -> None:
+    whole = default_policy.evaluate(text, Direction.COMPLETION)
+    assert whole.changed
+    for cut in range(len(text) + 1):
+        scanner = StreamScanner(default_policy, Direction.COMPLETION)
+        first, second, last = scanner.feed(text[:cut]), scanner.feed(text[cut:]), scanner.flush()
+        assert not (first.blocked or second.blocked or last.blocked), cut
+        assert first.text + second.text + last.text == whole.text, cut
