@@ -113,10 +113,14 @@ token = st.one_of(st.text(alphabet=st.sampled_from(_TOKEN_CHARS), min_size=1, ma
 
 @given(st.lists(token, min_size=1, max_size=8), st.data())
 @settings(max_examples=100, deadline=None)
-def test_window_finds_what_analyze_finds_in_the_whole_text(tokens: list[str], data: st.DataObject) -> None:
-    """A window finds the whole text's matches that start and end inside it. Its edges fall
-    between space-separated tokens, so the end of the window, where the search stops, reads
-    like a boundary to every look-ahead or `\\b`, as the space after it does."""
+def test_window_finds_what_analyze_finds_in_the_window_text(tokens: list[str], data: st.DataObject) -> None:
+    """A window finds what the recognizer finds in the window taken as a text of its own. Its
+    edges fall between space-separated tokens, so the space just outside each edge reads like
+    the edge of a text to every look-behind, look-ahead or `\\b`.
+
+    (Not the whole text's matches inside the window: a scan that starts inside a longer match
+    of the whole text, "1000 4111 1111 1111" before a card, reads the rest differently; the
+    detector merges windows so that its scans never start there.)"""
     text = " ".join(tokens)
     starts = [sum(len(t) + 1 for t in tokens[:i]) for i in range(len(tokens))]
     first = data.draw(st.integers(0, len(tokens) - 1))
@@ -126,7 +130,7 @@ def test_window_finds_what_analyze_finds_in_the_whole_text(tokens: list[str], da
     # so a window cut inside such a run is not one the detector hands it (its windows hold the
     # whole run; test_pii checks the detector against the whole text).
     for slot in [slot for slot in GLOBAL_SLOTS if slot.entity != "PHONE_NUMBER"]:
-        expected = [(s, e, score) for s, e, score in analyzed(slot, text) if start <= s and e <= end]
+        expected = [(s + start, e + start, score) for s, e, score in analyzed(slot, text[start:end])]
         assert rounded(found(slot, text, start, end)) == rounded(expected), slot.entity
 
 
