@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 import re2
 import regex  # type: ignore[import-untyped]  # only for its flag constants; no stubs installed
 import tldextract
+from phonenumbers.phonenumberutil import _EXTN_PATTERNS_FOR_MATCHING
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
@@ -57,6 +58,10 @@ CONTEXT_BOOST = 0.35
 CONTEXT_MIN_SCORE = 0.4
 #: Characters around a whole-candidate prefilter match, for the recognizer's boundary checks.
 CANDIDATE_MARGIN = 4
+#: What phonenumbers reads as an extension right after a number, and the room it may take: a
+#: label ("extension", "ext.", "#", "x"), separators and up to 20 digits.
+PHONE_EXTENSION = _EXTN_PATTERNS_FOR_MATCHING
+EXTENSION_CHARS = 40
 #: Characters a search goes on past a `stop` character, for look-aheads (`\\b`, `(?!\\.\\d)`).
 STOP_CONTEXT = 8
 #: Deleted format characters (zero-width, bidi) that a match may contain and still fit in the
@@ -82,7 +87,8 @@ class RecognizerSlot:
     recognizer's own patterns, see `prefilters.py`), and is at most `max_chars` long: the
     recognizer looks for findings starting there only, and ending at most `reach` characters
     (default: `max_chars`) after the window, or before the first character after it that
-    matches `stop` (a character class no finding contains); `max_chars` also sizes the
+    matches `stop` (a character class no finding contains); where `extension` matches right
+    after a candidate, the search goes `EXTENSION_CHARS` further. `max_chars` also sizes the
     streaming hold-back.
 
     With `defer_to_earlier`, a finding (or a whole candidate) lying inside a span an earlier
@@ -103,6 +109,7 @@ class RecognizerSlot:
     gate: str | None = None
     stop: str | None = None
     reach: int | None = None
+    extension: str | None = None
 
 
 #: Chinese context words for generic phone numbers (Presidio's own list is English only).
@@ -115,9 +122,9 @@ def global_slots() -> list[RecognizerSlot]:
     run of the digits and punctuation that phonenumbers reads, give or take a few characters.
     """
     # The phone matcher reads each candidate (a run of every digit and punctuation mark it
-    # takes) plus a few characters either side, as before: a number with a written-out
-    # extension ("ext. 12") may be found without it. A wider slice would often hold a second
-    # number, and then every region must be asked.
+    # takes) and a few characters either side; where phonenumbers' own extension pattern
+    # follows ("ext. 1234", " x12", " #3"), room for the extension too. A wider slice on every
+    # number would more often hold a second one, and then every region must be asked.
     phone = CandidatePhoneRecognizer(
         supported_regions=(*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN"),
         context=[*PhoneRecognizer.CONTEXT, *PHONE_CONTEXT_ZH],
@@ -137,7 +144,8 @@ def global_slots() -> list[RecognizerSlot]:
     return [
         RecognizerSlot(rec, entity, _derived(rec) if pre is _DERIVED else pre, max_chars, _flags_for(rec),
                        tuple(rec.context or ()), 0 if pre is _DERIVED else CANDIDATE_MARGIN, entity in _DEFERRING,
-                       _GATES.get(entity), _STOPS.get(entity), CANDIDATE_MARGIN if entity == "PHONE_NUMBER" else None)
+                       _GATES.get(entity), _STOPS.get(entity), CANDIDATE_MARGIN if entity == "PHONE_NUMBER" else None,
+                       PHONE_EXTENSION if entity == "PHONE_NUMBER" else None)
         for rec, entity, pre, max_chars in specs
     ]
 
@@ -250,6 +258,7 @@ class _Compiled:
     prefilter: re2._Regexp | None
     find: SpanFinder
     stop: re.Pattern[str] | None
+    extension: re.Pattern[str] | None
 
 
 class PiiDetector:
@@ -269,7 +278,8 @@ class PiiDetector:
         options.never_capture = True  # only where a candidate is matters, never its groups
         compiled = [
             _Compiled(s, ContextWords(s.context), re2.compile(s.prefilter, options) if s.prefilter else None,
-                      span_finder(s.recognizer, s.entity, s.regex_flags), re.compile(s.stop) if s.stop else None)
+                      span_finder(s.recognizer, s.entity, s.regex_flags), re.compile(s.stop) if s.stop else None,
+                      re.compile(s.extension, re.IGNORECASE) if s.extension else None)
             for s in slots
         ]
         self._always = [c for c in compiled if c.prefilter is None]
@@ -375,7 +385,8 @@ class PiiDetector:
             if covered is not None and covered.contains(match_start, match_end):
                 continue
             first, last = max(0, match_start - margin), min(size, match_end + margin + 1)
-            end = min(size, last + reach)
+            extended = item.extension is not None and item.extension.match(text, match_end)
+            end = min(size, last + (EXTENSION_CHARS if extended else reach))
             stop = item.stop.search(text, last, end) if item.stop is not None else None
             if stop is not None:
                 end = min(end, stop.start() + STOP_CONTEXT)

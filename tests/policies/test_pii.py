@@ -301,6 +301,9 @@ def test_candidate_phone_recognizer_answers_as_presidio_does(text: str) -> None:
         # larger one only.
         "see x.http://a.com now",
         "GB82WEST12345698765432 GB82WEST12345698765432",
+        # A written-out extension is part of the number: its last digit must not be left out.
+        "call +1 650-253-0000 ext. 1234 now",
+        "call (650) 253-0000 extension 12345 today",
     ],
 )
 def test_windows_agree_with_the_whole_text_on_found_edge_cases(text: str) -> None:
