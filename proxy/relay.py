@@ -22,7 +22,7 @@ from policies.engine import Policy
 from policies.findings import SEVERITY, Action, Direction
 from policies.streaming import Release, StreamScanner
 from proxy.audit import finding_record
-from proxy.errors import UpstreamUnavailable, error_body
+from proxy.errors import GuardUnavailable, UpstreamUnavailable, error_body
 from proxy.flow import Flow
 from proxy.guarding import observe
 from proxy.openai import Route, stream_slots
@@ -77,6 +77,20 @@ class StreamGuard:
         self.template: dict[str, Any] = {}
         self.blocked: set[int] = set()
         self.saw_done = False
+
+    @property
+    def pending_chars(self) -> int:
+        """Characters held back over all scanners: what the scan of the next chunk reads again."""
+        return sum(scanner.pending_chars for scanner in self.scanners.values())
+
+    def on_events(self, events: list[SSEEvent | SSEComment]) -> list[bytes]:
+        """`on_event` for the events of one upstream read, up to the end of the stream."""
+        out: list[bytes] = []
+        for event in events:
+            out.extend(self.on_event(event))
+            if self.done:
+                break
+        return out
 
     def scanner(self, key: tuple[int, str]) -> StreamScanner:
         scanner = self.scanners.get(key)
@@ -263,11 +277,11 @@ async def relay_stream(
     try:
         await response.prepare(request)
         async for raw in upstream.content.iter_any():
-            out: list[bytes] = []  # everything one upstream read releases goes out in one write
-            for event in decoder.decode(raw):
-                out.extend(guard.on_event(event))
-                if guard.done:
-                    break
+            # Everything one upstream read releases goes out in one write. Its scan rereads the
+            # held-back text: past `guard_inline_chars` it runs on the guard's thread pool.
+            events = decoder.decode(raw)
+            size = guard.pending_chars + len(raw)
+            out = await flow.run(size, Direction.COMPLETION, guard.on_events, events) if events else []
             if out:
                 if not first_sent:
                     first_sent = True
@@ -291,6 +305,8 @@ async def relay_stream(
     except asyncio.CancelledError:
         log.info("stream cancelled; cancelling the upstream request")
         raise
+    except GuardUnavailable as exc:  # the scan overran its budget (counted by `Flow.run`): nothing unscanned goes out
+        await _send_error(response, str(exc), GuardUnavailable.type, GuardUnavailable.code)
     except (
         TimeoutError, aiohttp.ClientError, SSEDecodeError, orjson.JSONDecodeError, orjson.JSONEncodeError,
         UpstreamUnavailable,
@@ -308,10 +324,12 @@ async def relay_stream(
     return response
 
 
-async def _send_error(response: web.StreamResponse, message: str) -> None:
+async def _send_error(
+    response: web.StreamResponse, message: str, type_: str = "upstream_error", code: str = "stream_error"
+) -> None:
     """End a broken stream with an error event the `openai` SDK raises as `APIError`."""
     try:
-        await response.write(encode_data(orjson.dumps(error_body(message, "upstream_error", "stream_error"))))
+        await response.write(encode_data(orjson.dumps(error_body(message, type_, code))))
         await response.write_eof()
     except (ConnectionResetError, RuntimeError):
         pass

@@ -38,6 +38,11 @@ CANDIDATE_RE2 = rf"[{_PLUS_CHARS}{_OPENING_PARENS}]{{0,2}}\p{{Nd}}[{PUNCTUATION}
 class CandidatePhoneRecognizer(PhoneRecognizer):
     """`PhoneRecognizer` with the two shortcuts above; otherwise Presidio's own matching."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # phonenumbers loads each region's metadata on first use: at load, not on a request.
+        self.spans("call 020 7946 0958 or 0755-8765-4321")
+
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         results = [self._result(match, text) for match in self._matches(text)]
         deduplicated: list[RecognizerResult] = EntityRecognizer.remove_duplicates(results)

@@ -73,6 +73,11 @@ FORMAT_CHARS_ALLOWANCE = 8
 class OfflineEmailRecognizer(EmailRecognizer):
     """Presidio's e-mail recognizer with its TLD check on the bundled suffix list only."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        # tldextract parses its suffix list on first use (about 80 ms): at load, not on a request.
+        self.validate_result("warm-up@example.com")
+
     def validate_result(self, pattern_text: str) -> bool:
         return bool(_OFFLINE_TLD(pattern_text).fqdn)
 

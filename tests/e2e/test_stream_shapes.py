@@ -49,14 +49,17 @@ def text_chunk(text: str, finish: str | None = None, index: int = 0) -> bytes:
 
 
 @asynccontextmanager
-async def scripted(policy: Policy, events: Sequence[bytes]) -> AsyncIterator[Stack]:
-    """The proxy in front of an upstream that streams `events` (both routes) as written."""
+async def scripted(
+    policy: Policy, events: Sequence[bytes], at_once: bool = False, **settings: Any
+) -> AsyncIterator[Stack]:
+    """The proxy in front of an upstream that streams `events` (both routes) as written, one
+    write each (or all in one write, `at_once`)."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         await request.read()
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
         await response.prepare(request)
-        for event in events:
+        for event in [b"".join(events)] if at_once else events:
             await response.write(event)
         await response.write_eof()
         return response
@@ -64,7 +67,7 @@ async def scripted(policy: Policy, events: Sequence[bytes]) -> AsyncIterator[Sta
     app = web.Application()
     app.router.add_post("/v1/chat/completions", handler)
     app.router.add_post("/v1/completions", handler)
-    async with proxy_stack(policy, upstream_app=app) as stack:
+    async with proxy_stack(policy, upstream_app=app, **settings) as stack:
         yield stack
 
 
@@ -240,3 +243,38 @@ async def test_completions_stream_is_redacted_and_blocked(default_policy: Policy
         pieces = [c async for c in stream]
     assert pieces[-1].choices[0].finish_reason == "content_filter"
     assert "invoice" not in "".join(c.choices[0].text for c in pieces)
+
+
+# --- large reads: guarded on the thread pool, under the time budget --------------------------
+
+LONG_ANSWER = [f"Line {i}: call {MOBILE} or mail {EMAIL} for part {i}. " for i in range(200)]
+
+
+def long_stream() -> list[bytes]:
+    return [chunk(0, role="assistant", content=""), *(chunk(0, content=piece) for piece in LONG_ANSWER),
+            chunk(0, finish="stop"), DONE]
+
+
+async def test_a_large_read_is_guarded_off_the_event_loop_with_the_same_result(default_policy: Policy) -> None:
+    """All 200 chunks arrive in one read (20 KB): past `guard_inline_chars` they are guarded on
+    the thread pool, and the client gets what the non-streamed guard decides."""
+    async with scripted(default_policy, long_stream(), at_once=True) as stack:
+        state, _ = await accumulate(stack)
+    message = state.get_final_completion().choices[0].message
+    assert message.content == guarded(default_policy, "".join(LONG_ANSWER))
+    assert MOBILE not in (message.content or "") and EMAIL not in (message.content or "")
+
+
+async def test_a_stream_read_past_the_time_budget_ends_with_an_error_and_nothing_unscanned(
+    default_policy: Policy,
+) -> None:
+    async with scripted(default_policy, long_stream(), at_once=True, guard_timeout_seconds=1e-6) as stack:
+        body, events = await raw_events(stack)
+        async with aiohttp.ClientSession() as session, session.get(f"{stack.url}/metrics") as response:
+            metrics = await response.text()
+    payloads = [orjson.loads(e.data) for e in events if e.data != "[DONE]"]
+    assert [(p["error"]["type"], p["error"]["code"]) for p in payloads if "error" in p] == [
+        ("server_error", "guard_unavailable")
+    ]
+    assert MOBILE.encode() not in body and EMAIL.encode() not in body
+    assert 'guardrail_fail_closed_total{direction="completion",reason="guard_timeout"} 1.0' in metrics
