@@ -245,7 +245,7 @@ async def test_completions_stream_is_redacted_and_blocked(default_policy: Policy
     assert "invoice" not in "".join(c.choices[0].text for c in pieces)
 
 
-# --- large reads: guarded on the thread pool, under the time budget --------------------------
+# --- large reads ------------------------------------------------------------------------
 
 LONG_ANSWER = [f"Line {i}: call {MOBILE} or mail {EMAIL} for part {i}. " for i in range(200)]
 
@@ -255,26 +255,11 @@ def long_stream() -> list[bytes]:
             chunk(0, finish="stop"), DONE]
 
 
-async def test_a_large_read_is_guarded_off_the_event_loop_with_the_same_result(default_policy: Policy) -> None:
-    """All 200 chunks arrive in one read (20 KB): past `guard_inline_chars` they are guarded on
-    the thread pool, and the client gets what the non-streamed guard decides."""
+async def test_a_large_read_is_guarded_whole(default_policy: Policy) -> None:
+    """All 200 chunks arrive in one read (20 KB): guarded chunk by chunk, yielding to the event
+    loop now and then, and the client gets what the non-streamed guard decides."""
     async with scripted(default_policy, long_stream(), at_once=True) as stack:
         state, _ = await accumulate(stack)
     message = state.get_final_completion().choices[0].message
     assert message.content == guarded(default_policy, "".join(LONG_ANSWER))
     assert MOBILE not in (message.content or "") and EMAIL not in (message.content or "")
-
-
-async def test_a_stream_read_past_the_time_budget_ends_with_an_error_and_nothing_unscanned(
-    default_policy: Policy,
-) -> None:
-    async with scripted(default_policy, long_stream(), at_once=True, guard_timeout_seconds=1e-6) as stack:
-        body, events = await raw_events(stack)
-        async with aiohttp.ClientSession() as session, session.get(f"{stack.url}/metrics") as response:
-            metrics = await response.text()
-    payloads = [orjson.loads(e.data) for e in events if e.data != "[DONE]"]
-    assert [(p["error"]["type"], p["error"]["code"]) for p in payloads if "error" in p] == [
-        ("server_error", "guard_unavailable")
-    ]
-    assert MOBILE.encode() not in body and EMAIL.encode() not in body
-    assert 'guardrail_fail_closed_total{direction="completion",reason="guard_timeout"} 1.0' in metrics
