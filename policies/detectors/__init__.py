@@ -17,7 +17,8 @@ Builder = Callable[[str, Any, Path, set[str]], Detector]
 
 
 def _build_pii(name: str, spec: Any, base_dir: Path, categories: set[str]) -> Detector:
-    from policies.detectors.pii import PiiDetector, default_slots
+    from policies.detectors.pii import PiiDetector
+    from policies.detectors.pii_slots import default_slots
 
     slots = default_slots()
     if spec.entities:

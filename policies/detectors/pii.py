@@ -12,6 +12,8 @@ digits and `＠`, math-bold digits and zero-width or bidi characters inside an i
 hide it, and every finding is mapped back to the original characters. Deciding whether a text
 needs a view at all costs nothing extra: the view's character class is one more pattern of
 the prefilter's `re2.Set`, so a clean text (the common case) gets one RE2 pass, as before.
+
+Which recognizers run, and the prefilter, gate and search bounds of each, are in `pii_slots`.
 """
 
 from __future__ import annotations
@@ -19,204 +21,27 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import re2
-import regex  # type: ignore[import-untyped]  # only for its flag constants; no stubs installed
-import tldextract
-from phonenumbers.phonenumberutil import _EXTN_PATTERNS_FOR_MATCHING
-from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
-from presidio_analyzer.predefined_recognizers import (
-    CreditCardRecognizer,
-    CryptoRecognizer,
-    EmailRecognizer,
-    IbanRecognizer,
-    IpRecognizer,
-    PhoneRecognizer,
-    UrlRecognizer,
-    UsSsnRecognizer,
-)
 
 from policies.detectors import cn_ids
-from policies.detectors.phone import CANDIDATE_RE2, PUNCTUATION, CandidatePhoneRecognizer
 from policies.detectors.pii_hold import trailing_identifier_start
+from policies.detectors.pii_slots import EXTENSION_CHARS, RecognizerSlot
 from policies.detectors.prefilter_set import PrefilterSet
-from policies.detectors.prefilters import regex_prefilter
 from policies.detectors.recognizer_spans import SpanFinder, span_finder
 from policies.detectors.utf8_text import Utf8Text
 from policies.findings import Finding
 from policies.light_view import LightView, light_fold_class, light_view
 
-#: Presidio's default flags, plus ASCII: `\w` and `\b` must not treat CJK characters as part
-#: of an e-mail address or a number ("邮箱是a@b.com" must not swallow "邮箱是").
-ASCII_FLAGS = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE | regex.ASCII
-
-#: The public-suffix list as shipped inside tldextract: never fetched from the network.
-_OFFLINE_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-
 CONTEXT_BOOST = 0.35
 CONTEXT_MIN_SCORE = 0.4
-#: Characters around a whole-candidate prefilter match, for the recognizer's boundary checks.
-CANDIDATE_MARGIN = 4
-#: What phonenumbers reads as an extension right after a number, and the room it may take: a
-#: label ("extension", "ext.", "#", "x"), separators and up to 20 digits.
-PHONE_EXTENSION = _EXTN_PATTERNS_FOR_MATCHING
-EXTENSION_CHARS = 40
 #: Characters a search goes on past a `stop` character, for look-aheads (`\\b`, `(?!\\.\\d)`).
 STOP_CONTEXT = 8
 #: Deleted format characters (zero-width, bidi) that a match may contain and still fit in the
 #: declared `max_match_chars`, which counts *original* characters. A match with more is still
 #: reported; only the streaming guarantee (released text == whole-text decision) stops there.
 FORMAT_CHARS_ALLOWANCE = 8
-
-
-class OfflineEmailRecognizer(EmailRecognizer):
-    """Presidio's e-mail recognizer with its TLD check on the bundled suffix list only."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        # tldextract parses its suffix list on first use (about 80 ms): at load, not on a request.
-        self.validate_result("warm-up@example.com")
-
-    def validate_result(self, pattern_text: str) -> bool:
-        return bool(_OFFLINE_TLD(pattern_text).fqdn)
-
-
-@dataclass(frozen=True)
-class RecognizerSlot:
-    """A Presidio recognizer and what makes it cheap: a prefilter and a bound on match length.
-
-    `prefilter` is an RE2 pattern matching a superset of the text the recognizer can match;
-    without one the recognizer runs on the whole text. Every finding starts inside a prefilter
-    match, or `margin` characters either side of one (0 for a prefilter derived from the
-    recognizer's own patterns, see `prefilters.py`), and is at most `max_chars` long: the
-    recognizer looks for findings starting there only, and ending at most `reach` characters
-    (default: `max_chars`) after the window, or before the first character after it that
-    matches `stop` (a character class no finding contains); where `extension` matches right
-    after a candidate, the search goes `EXTENSION_CHARS` further. `max_chars` also sizes the
-    streaming hold-back.
-
-    With `defer_to_earlier`, a finding (or a whole candidate) lying inside a span an earlier
-    recognizer already found is dropped (the generic phone matcher need not re-examine a
-    number already found as a Chinese mobile). The one RE2 pass that picks the prefilters to
-    search holds `gate` in this one's place, when it has one: a pattern that all of its
-    matches contain, cheaper in that Set (see `prefilter_set`).
-    """
-
-    recognizer: EntityRecognizer
-    entity: str
-    prefilter: str | None
-    max_chars: int
-    regex_flags: int | None = None
-    context: tuple[str, ...] = field(default=())
-    margin: int = 0
-    defer_to_earlier: bool = False
-    gate: str | None = None
-    stop: str | None = None
-    reach: int | None = None
-    extension: str | None = None
-
-
-#: Chinese context words for generic phone numbers (Presidio's own list is English only).
-PHONE_CONTEXT_ZH = ("电话", "致电", "座机", "手机", "联系", "热线", "号码", "拨打")
-
-
-def global_slots() -> list[RecognizerSlot]:
-    """Presidio's predefined global recognizers, each with an RE2 prefilter: its own patterns
-    without look-arounds, or for the phone matcher (which has no pattern to derive from) a
-    run of the digits and punctuation that phonenumbers reads, give or take a few characters.
-    """
-    # The phone matcher reads each candidate (a run of every digit and punctuation mark it
-    # takes) and a few characters either side; where phonenumbers' own extension pattern
-    # follows ("ext. 1234", " x12", " #3"), room for the extension too. A wider slice on every
-    # number would more often hold a second one, and then every region must be asked.
-    phone = CandidatePhoneRecognizer(
-        supported_regions=(*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN"),
-        context=[*PhoneRecognizer.CONTEXT, *PHONE_CONTEXT_ZH],
-    )
-    specs: list[tuple[EntityRecognizer, str, str, int]] = [
-        (OfflineEmailRecognizer(), "EMAIL_ADDRESS", _DERIVED, 80),
-        (CreditCardRecognizer(), "CREDIT_CARD", _DERIVED, 23),
-        (IbanRecognizer(), "IBAN_CODE", _DERIVED, 42),
-        (IpRecognizer(), "IP_ADDRESS", _DERIVED, 64),
-        (UrlRecognizer(), "URL", _DERIVED, 256),
-        (CryptoRecognizer(), "CRYPTO", _DERIVED, 62),
-        (UsSsnRecognizer(), "US_SSN", _DERIVED, 11),
-        # Last: phonenumbers tries every region on each candidate (the costliest recognizer by
-        # far), so it only looks at digits no recognizer before it has already explained.
-        (phone, "PHONE_NUMBER", CANDIDATE_RE2, 32),
-    ]
-    return [
-        RecognizerSlot(rec, entity, _derived(rec) if pre is _DERIVED else pre, max_chars, _flags_for(rec),
-                       tuple(rec.context or ()), 0 if pre is _DERIVED else CANDIDATE_MARGIN, entity in _DEFERRING,
-                       _GATES.get(entity), _STOPS.get(entity), CANDIDATE_MARGIN if entity == "PHONE_NUMBER" else None,
-                       PHONE_EXTENSION if entity == "PHONE_NUMBER" else None)
-        for rec, entity, pre, max_chars in specs
-    ]
-
-
-#: In `global_slots`: the recognizer's own patterns, without look-arounds, are the prefilter.
-_DERIVED = "derived from the recognizer's patterns"
-
-
-def _derived(recognizer: EntityRecognizer) -> str:
-    """`regex_prefilter` of a pattern recognizer's regexes, read with the flags its `analyze`
-    uses: `ASCII_FLAGS` for Presidio's own, its own flags where it overrides `analyze` (IBAN)."""
-    assert isinstance(recognizer, PatternRecognizer)
-    patterns: list[Pattern] = recognizer.patterns  # type: ignore[has-type]  # untyped in Presidio
-    own = type(recognizer).analyze is not PatternRecognizer.analyze
-    flags: int = (recognizer.global_regex_flags or 0) if own else ASCII_FLAGS
-    return regex_prefilter((pattern.regex for pattern in patterns), flags)
-
-
-#: Characters that no finding of these recognizers contains (read off Presidio's patterns;
-#: `tests/policies/test_prefilters.py` checks them): a search goes no further than the first
-#: one after its window, so a URL does not cost 256 characters of its heavy patterns.
-_STOPS = {
-    "EMAIL_ADDRESS": r"[^0-9A-Za-z_!#$%&'*+\-/=?^`{|}~.@]",
-    "IP_ADDRESS": r"[^0-9A-Za-z.:/%]",
-    "URL": r"[ \t\n\r\f\v()<>]",  # the path stops at ASCII white space only (ASCII flag)
-    "CRYPTO": r"[^0-9A-Za-z]",
-}
-#: Generic recognizers whose candidates are often already found by a specific one.
-_DEFERRING = frozenset({"PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "CN_LANDLINE", "CN_MOBILE", "CN_BANK_CARD", "CN_USCC"})
-#: Recognizers whose every candidate holds six or more digits and number punctuation in a row
-#: (checked against their prefilters in `tests/policies/test_prefilter_set.py`).
-_NUMERIC = frozenset({
-    "CN_RESIDENT_ID", "CN_MOBILE", "CN_LANDLINE", "CN_BANK_CARD", "CN_USCC", "CREDIT_CARD", "US_SSN", "PHONE_NUMBER",
-})
-#: What every candidate of a `_NUMERIC` recognizer holds: a digit, four or more digits or
-#: number punctuation (the phone matcher's, which includes the others'), a digit.
-NUMERIC_GATE = rf"\p{{Nd}}[{PUNCTUATION}\p{{Nd}}]{{4,}}\p{{Nd}}"
-#: Gates that stand in for prefilters in the Set (see `prefilter_set`): digit-shaped ones
-#: multiply the Set's states, and so does a 25-59 character repeat of a wide class (crypto).
-_GATES = {
-    **dict.fromkeys(_NUMERIC, NUMERIC_GATE),
-    "CRYPTO": "[0-9A-Za-z]{26}",  # 1, 3 or bc1, then 25 or more of these (case folded)
-}
-
-
-def chinese_slots() -> list[RecognizerSlot]:
-    """The Chinese identifier recognizers of `cn_ids`, with their prefilters."""
-    slots = []
-    for rec in cn_ids.chinese_recognizers():
-        entity = rec.supported_entities[0]
-        max_chars = cn_ids.MAX_MATCH_CHARS[entity]
-        # These recognizers weigh their own context words (before and after, by character),
-        # so the slot adds none; they read those words in the whole text, around the window.
-        # Their prefilters are their patterns' own cores: a finding starts inside a match.
-        slots.append(RecognizerSlot(rec, entity, cn_ids.PREFILTERS.get(entity), max_chars, None,
-                                    (), 0, entity in _DEFERRING, _GATES.get(entity)))
-    return slots
-
-
-def default_slots() -> list[RecognizerSlot]:
-    return [*chinese_slots(), *global_slots()]
-
-
-def _flags_for(recognizer: EntityRecognizer) -> int | None:
-    """Regex flags for pattern recognizers; others (the phone matcher) take none."""
-    return ASCII_FLAGS if isinstance(recognizer, PatternRecognizer) else None
 
 
 class ContextWords:
@@ -457,3 +282,4 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
         if key not in best or finding.score > best[key].score:
             best[key] = finding
     return sorted(best.values(), key=lambda f: (f.start, f.end))
+

@@ -8,7 +8,7 @@ whole Set, against 2 µs for a clean text and 25 µs for the same patterns searc
 
 So a prefilter may name a gate: a small pattern that every one of its matches contains,
 which stands in for it in the Set. Numeric prefilters share one gate, a run of at least six
-digits and number punctuation (`pii.NUMERIC_GATE`); a crypto address (25 to 59 letters or
+digits and number punctuation (`pii_slots.NUMERIC_GATE`); a crypto address (25 to 59 letters or
 digits after a 1, 3 or bc1, a counted repeat that blows the Set up over any long word) has
 26 letters or digits in a row. Only when its gate fires is a prefilter searched, on its own
 (`PiiDetector` does that search anyway, to find its windows).

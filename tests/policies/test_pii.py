@@ -8,13 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies.detectors.cn_checksums import luhn_check_digit
-from policies.detectors.pii import (
-    FORMAT_CHARS_ALLOWANCE,
-    ContextWords,
-    PiiDetector,
-    RecognizerSlot,
-    default_slots,
-)
+from policies.detectors.pii import FORMAT_CHARS_ALLOWANCE, ContextWords, PiiDetector
+from policies.detectors.pii_slots import RecognizerSlot, default_slots
 from policies.engine import Policy
 from policies.findings import Direction, Finding
 from policies.light_view import light_view

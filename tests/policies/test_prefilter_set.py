@@ -6,7 +6,7 @@ import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.detectors.pii import NUMERIC_GATE, default_slots
+from policies.detectors.pii_slots import NUMERIC_GATE, default_slots
 from policies.detectors.prefilter_set import PrefilterSet
 from tests.policies.test_cn_ids import LOOK_ALIKES, NEGATIVES, POSITIVES
 from tests.policies.test_pii import EVERY_KIND

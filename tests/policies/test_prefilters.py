@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from presidio_analyzer import PatternRecognizer
 
 from policies.detectors import cn_ids
-from policies.detectors.pii import ASCII_FLAGS, FORMAT_CHARS_ALLOWANCE, RecognizerSlot, default_slots
+from policies.detectors.pii import FORMAT_CHARS_ALLOWANCE
+from policies.detectors.pii_slots import ASCII_FLAGS, RecognizerSlot, default_slots
 from policies.detectors.prefilters import regex_prefilter, union_prefilter, without_lookarounds
 from tests.policies.test_recognizer_spans import identifier_texts
 

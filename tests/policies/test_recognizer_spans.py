@@ -13,7 +13,7 @@ from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, Reco
 
 from policies.detectors import cn_ids
 from policies.detectors.cn_ids import MobileRecognizer
-from policies.detectors.pii import ASCII_FLAGS, RecognizerSlot, default_slots
+from policies.detectors.pii_slots import ASCII_FLAGS, RecognizerSlot, default_slots
 from policies.detectors.recognizer_spans import SLICE_CONTEXT, CompiledPatterns, Span, remove_contained, span_finder
 from tests.policies.test_cn_ids import LOOK_ALIKES, NEGATIVES, POSITIVES
 from tests.policies.test_pii import EVERY_KIND
