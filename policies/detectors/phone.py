@@ -5,7 +5,9 @@ keeps the longest result per span. The PII detector gives it one candidate numbe
 so two shortcuts give the same results at a fraction of the cost:
 
 - a number written with a leading `+` carries its country code: one pass, under any region,
-  finds it exactly as every region would;
+  finds it exactly as every region would. The candidate must then be that number alone: at
+  most 15 digits, as E.164 allows (a run of punctuation may join a second number to it, which
+  needs every region);
 - once a region has matched the whole candidate, the other regions can only find the same span
   or spans inside it, which Presidio's duplicate removal discards (same entity, same score).
 """
@@ -57,7 +59,7 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
         """`PhoneNumberMatcher`'s matches over the regions that can still add a span."""
         candidates = list(CANDIDATE.finditer(text))
         regions = list(self.supported_regions)
-        if len(candidates) == 1 and candidates[0].group().startswith("+"):
+        if len(candidates) == 1 and _one_international_number(candidates[0].group()):
             regions = regions[:1]
         whole = candidates[0].span() if len(candidates) == 1 else None
         matches: list[Any] = []
@@ -75,3 +77,11 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
             region = None
         result: RecognizerResult = self._get_recognizer_result(match, text, region, None)  # type: ignore[no-untyped-call]
         return result
+
+
+def _one_international_number(candidate: str) -> bool:
+    """A `+` number with no room for a second number: at most 15 digits (E.164)."""
+    return candidate.startswith("+") and sum(char.isdigit() for char in candidate) <= E164_MAX_DIGITS
+
+
+E164_MAX_DIGITS = 15

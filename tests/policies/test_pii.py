@@ -261,7 +261,7 @@ def test_max_chars_for_kinds() -> None:
     [
         "call +44 20 7946 0958 now", "tel +1 415-555-2671 ok", "电话 +86 10 8888 6666。", "ring 020 7946 0958",
         "call (415) 555-2671", "+49 30 901820 or 030 901820", "no number 12345", "order 2023112712345678",
-        "+33 1 42 68 53 00, +972 2-123-4567", "热线 400-810-8888",
+        "+33 1 42 68 53 00, +972 2-123-4567", "热线 400-810-8888", "+44 20 7946 0958(010)12345678",
     ],
 )
 def test_candidate_phone_recognizer_answers_as_presidio_does(text: str) -> None:
@@ -296,6 +296,8 @@ def test_candidate_phone_recognizer_answers_as_presidio_does(text: str) -> None:
         # larger one only.
         "see x.http://a.com now",
         "GB82WEST12345698765432 GB82WEST12345698765432",
+        # A '+' number joined to a second one by punctuation: the second needs every region.
+        "号码+44 20 7946 0958(010)12345678",
         # A written-out extension is part of the number: its last digit must not be left out.
         "call +1 650-253-0000 ext. 1234 now",
         "call (650) 253-0000 extension 12345 today",
