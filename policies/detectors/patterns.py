@@ -8,8 +8,8 @@ atomic groups) is a `PatternError` that names the file, the rule and the fix.
 match at all; only those rules then run `finditer` for their spans. On text with no hits
 (the common case) that is a single linear DFA pass, whatever the number of rules.
 
-Offsets are characters of the Python ``str``: google-re2's wrapper, given a ``str``, encodes
-it to UTF-8 and maps the byte offsets RE2 reports back to character offsets.
+Offsets are characters of the Python ``str``: the text is encoded to UTF-8 once, and RE2's byte
+offsets are mapped back to characters (`utf8_text.Utf8Text`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from policies.detectors.utf8_text import Utf8Text
 from policies.findings import Finding
 
 MAX_RULE_CHARS = 4096
@@ -290,19 +291,17 @@ class PatternDetector:
         if not text:
             return []
         try:
-            encoded = text.encode("utf-8")
+            source = Utf8Text(text)
         except UnicodeEncodeError:
             # Lone surrogates (legal in a JSON string) cannot go to RE2; U+FFFD keeps offsets.
-            text = _SURROGATES.sub("\ufffd", text)
-            encoded = text.encode("utf-8")
-        hits = self._prefilter.Match(encoded)
+            source = Utf8Text(_SURROGATES.sub("\ufffd", text))
+        hits = self._prefilter.Match(source.data)
         if not hits:
             return []
         findings = []
         for index in hits:
             rule = self._compiled[index].rule
-            for found in self._compiled[index].regex.finditer(text):
-                start, end = found.span()
+            for start, end in source.spans(self._compiled[index].regex):
                 if start < end:
                     findings.append(Finding(self.name, rule.kind, rule.category,
                                             start, end, rule.score, rule.id))
