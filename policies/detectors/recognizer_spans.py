@@ -159,7 +159,7 @@ def span_finder(recognizer: EntityRecognizer, entity: str, flags: int | None) ->
             return CompiledPatterns(recognizer, flags)
         if isinstance(recognizer, Rescores) and getattr(analyze, "rescores_only", False):
             return CompiledPatterns(recognizer, flags, rescored=True)
-    return _AnalyzeCall(recognizer, entity, flags)
+    return _SliceCall(_AnalyzeSpans(recognizer, entity, flags))
 
 
 class _SliceCall:
@@ -175,22 +175,17 @@ class _SliceCall:
         return [(start + offset, end + offset, score) for start, end, score in found if start + offset >= window_start]
 
 
-class _AnalyzeCall:
-    """The fallback: the recognizer's own `analyze` on the window, results turned into spans."""
+class _AnalyzeSpans:
+    """The fallback: the recognizer's own `analyze` on a text, its results of `entity` as spans."""
 
     def __init__(self, recognizer: EntityRecognizer, entity: str, flags: int | None) -> None:
         self.recognizer, self.entity, self.flags = recognizer, entity, flags
 
-    def __call__(self, text: str, window_start: int, window_end: int) -> list[Span]:
-        offset = max(0, window_start - SLICE_CONTEXT)
-        recognizer, window = self.recognizer, text[offset:window_end]
+    def __call__(self, text: str) -> list[Span]:
+        recognizer = self.recognizer
         results = (
-            recognizer.analyze(window, [self.entity], None, self.flags)
+            recognizer.analyze(text, [self.entity], None, self.flags)
             if isinstance(recognizer, PatternRecognizer)
-            else recognizer.analyze(window, [self.entity], _NO_NLP)
+            else recognizer.analyze(text, [self.entity], _NO_NLP)
         )
-        return [
-            (r.start + offset, r.end + offset, float(r.score))
-            for r in results or ()
-            if r.entity_type == self.entity and r.start + offset >= window_start
-        ]
+        return [(r.start, r.end, float(r.score)) for r in results or () if r.entity_type == self.entity]
