@@ -138,11 +138,7 @@ class PiiDetector:
             encoded = Utf8Text(tail)
         except UnicodeEncodeError:  # a lone surrogate: hold the whole bound rather than guess
             return floor
-        hits, folds = self._set.fired(encoded.data)
-        view = light_view(tail) if folds else None  # circled or full-width digits, as `detect` reads them
-        if view is not None:
-            encoded = Utf8Text(view.text)
-            hits = self._set.fired(encoded.data)[0]
+        view, encoded, hits = self._read(tail, encoded)  # circled or full-width digits, as `detect` reads them
         for index in hits:
             prefilter = self._filtered[index].prefilter
             assert prefilter is not None
@@ -185,12 +181,15 @@ class PiiDetector:
         (the slots' order, which deferral relies on). A text the fold leaves alone, the
         common case, takes one RE2 pass."""
         try:
-            source = Utf8Text(text)
+            source: Utf8Text | None = Utf8Text(text)
         except UnicodeEncodeError:  # a lone surrogate: RE2 takes UTF-8 only; the view has U+FFFD
-            folds = True
-        else:
-            hits, extras = self._set.fired(source.data)
-            folds = bool(extras)
+            source = None
+        return self._read(text, source)
+
+    def _read(self, text: str, source: Utf8Text | None) -> tuple[LightView | None, Utf8Text, list[int]]:
+        """`_view`, given `text` encoded (None: it cannot be)."""
+        if source is not None:
+            hits, folds = self._set.fired(source.data)
             if not folds:
                 return None, source, hits
         view = light_view(text)
