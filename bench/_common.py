@@ -523,6 +523,25 @@ def make_samples(seed: int, count: int, size_bytes: int, with_pii: bool) -> list
     return [make_sample(rng, size_bytes, with_pii) for _ in range(count)]
 
 
+def make_monolingual(seed: int, count: int, size_bytes: int, script: str) -> list[str]:
+    """`count` texts of about `size_bytes` UTF-8 bytes in one script only ("en" or "zh"),
+    without PII: how the keyword scan's cost depends on the script of the text."""
+    rng = random.Random(f"mono-{seed}-{size_bytes}-{script}")
+    sentence = _en_sentence if script == "en" else _zh_sentence
+    texts = []
+    for _ in range(count):
+        parts, size = [], 0
+        while True:
+            piece = sentence(rng)
+            piece_bytes = len(piece.encode("utf-8"))
+            if size + piece_bytes > size_bytes:
+                break
+            parts.append(piece)
+            size += piece_bytes
+        texts.append("".join(parts))
+    return texts
+
+
 def text_chars() -> set[str]:
     """Every character the text generator can emit, in sentences, templates and values."""
     templates = "".join(t for table in (ZH_TEMPLATES, EN_TEMPLATES) for group in table.values() for t in group)
