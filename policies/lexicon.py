@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from policies.normalize import fold
 
@@ -87,19 +88,31 @@ def iter_lexicon(
     duplicates.log()
 
 
+class FileMark(NamedTuple):
+    """A point at the start of a line of a lexicon file: its byte offset, and how many lines
+    come before it. Where reading resumes when lines were appended (see `keyword_appends`)."""
+
+    offset: int
+    lines: int
+
+
+START = FileMark(0, 0)
+
+
 def read_lexicon(
     path: Path,
     category: str | None,
     allowed_categories: AbstractSet[str] | None = None,
+    start: FileMark = START,
 ) -> Iterator[tuple[str, str, str, int]]:
     """(term as written, its folded key, category, line number) of every valid line, in file
     order, duplicates included; see `load_lexicon` for the arguments. The file is read a line
-    at a time and nothing is kept: errors are raised when reached."""
+    at a time from `start` and nothing is kept: errors are raised when reached."""
     source = str(path)
     if category is not None:
         _check_category(category, allowed_categories, f"{source}: file category")
     checked: set[str] = set()
-    for number, line in _lines(path):
+    for number, line in _lines(path, start):
         term, tab, line_category = line.partition("\t")
         term = term.strip()
         term_category = line_category.strip() if tab else category
@@ -167,12 +180,13 @@ class Duplicates:
         return first
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, line) of each line of `path` that is neither blank nor a comment,
-    decoded from UTF-8, one at a time; a byte-order mark at the start is skipped."""
+def _lines(path: Path, start: FileMark = START) -> Iterator[tuple[int, str]]:
+    """(line number, line) of each line of `path` from `start` on that is neither blank nor a
+    comment, decoded from UTF-8, one at a time; a byte-order mark at the start is skipped."""
     try:
         with path.open("rb") as file:
-            for number, data in enumerate(file, start=1):
+            file.seek(start.offset)
+            for number, data in enumerate(file, start=start.lines + 1):
                 try:
                     line = data.decode("utf-8")
                 except UnicodeDecodeError as error:

@@ -4,14 +4,18 @@ A reload passes the policy that is serving (`reuse`): a detector whose spec and 
 byte for byte what they were is taken over as it is, not rebuilt. An operator who adds an
 emergency term to a small lexicon of its own then waits for that lexicon alone, not for a
 million-term automaton and Presidio's recognizers to be built again (nor holds two copies of
-that automaton while the new policy is built).
+that automaton while the new policy is built). A keyword detector whose files only grew by
+whole lines keeps its automaton too, with the new lines in a small one beside it
+(`detectors.keyword_appends`): a term appended to the million-term file itself is live at once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from policies.config import (
     DEFAULT_POLICY,
@@ -22,10 +26,15 @@ from policies.config import (
     read_spec,
     resolve_path,
 )
-from policies.detectors import DETECTOR_TYPES
+from policies.detectors import DETECTOR_TYPES, keyword_files
 from policies.detectors.base import Detector
+from policies.detectors.keyword_appends import MAX_APPENDED_LINES, AppendedKeywords
+from policies.detectors.keywords import KeywordDetector, KnownKeyChanged
 from policies.engine import Policy
+from policies.lexicon import FileMark
 from policies.taxonomy import CATEGORIES
+
+log = logging.getLogger(__name__)
 
 
 def load_policy(path: Path | str | None = None, reuse: Policy | None = None) -> Policy:
@@ -44,9 +53,15 @@ def load_policy(path: Path | str | None = None, reuse: Policy | None = None) -> 
     for name, detector_spec in spec.detectors.items():
         try:
             inputs[name] = detector_inputs(detector_spec, base_dir)
-            if reuse is not None and inputs[name] is not None and reuse.inputs.get(name) == inputs[name]:
+            previous = reuse.inputs.get(name) if reuse is not None else None
+            if reuse is not None and inputs[name] is not None and previous == inputs[name]:
                 detectors[name] = reuse.detectors[name]
                 continue
+            if reuse is not None and isinstance(detector_spec, KeywordsSpec):
+                layered = _with_appended_lines(reuse.detectors.get(name), previous, inputs[name], base_dir, categories)
+                if layered is not None:
+                    detectors[name] = layered
+                    continue
             detectors[name] = DETECTOR_TYPES[detector_spec.type](name, detector_spec, base_dir, categories)
         except PolicyError:
             raise
@@ -57,25 +72,89 @@ def load_policy(path: Path | str | None = None, reuse: Policy | None = None) -> 
 
 
 def detector_inputs(spec: object, base_dir: Path) -> DetectorInputs:
-    """Everything a detector is built from: its spec, and the path and SHA-256 of each file it
-    reads. None where that is not all (an NER model lives outside the policy's files): such a
+    """Everything a detector is built from: its spec, and the state of each file it reads.
+    None where that is not all (an NER model lives outside the policy's files): such a
     detector is always rebuilt."""
     if isinstance(spec, PiiSpec):
         return (spec, ())
     if isinstance(spec, KeywordsSpec | PatternsSpec):
-        return (spec, tuple((str(path), _sha256(path)) for path in _files_of(spec, base_dir)))
+        return (spec, tuple(_file_state(path) for path in _files_of(spec, base_dir)))
     return None
 
 
-DetectorInputs = tuple[object, tuple[tuple[str, str], ...]] | None
+class FileState(NamedTuple):
+    """A file's path, SHA-256, size in bytes and number of line breaks."""
+
+    path: str
+    sha256: str
+    size: int
+    lines: int
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+DetectorInputs = tuple[object, tuple[FileState, ...]] | None
+
+
+def _file_state(path: Path) -> FileState:
+    digest, size, lines = hashlib.sha256(), 0, 0
     with path.open("rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+            size += len(block)
+            lines += block.count(b"\n")
+    return FileState(str(path), digest.hexdigest(), size, lines)
+
+
+def _with_appended_lines(
+    previous: Detector | None,
+    built_from: object,
+    inputs: DetectorInputs,
+    base_dir: Path,
+    categories: set[str],
+) -> AppendedKeywords | None:
+    """The serving keyword detector with the lines appended to its files since, when its spec
+    is the same and every file that changed only grew by whole lines; else None (build it)."""
+    if not isinstance(built_from, tuple) or inputs is None or built_from[0] != inputs[0]:
+        return None
+    spec = inputs[0]
+    assert isinstance(spec, KeywordsSpec)
+    old_files: tuple[FileState, ...] = built_from[1]
+    new_files = inputs[1]
+    if [f.path for f in old_files] != [f.path for f in new_files]:
+        return None
+    if isinstance(previous, AppendedKeywords):
+        base, marks = previous.base, previous.marks
+    elif isinstance(previous, KeywordDetector):
+        base, marks = previous, tuple(FileMark(f.size, f.lines) for f in old_files)
+    else:
+        return None
+    if not all(new == old or _grew_by_lines(old) for old, new in zip(old_files, new_files, strict=True)):
+        return None
+    if sum(new.lines - mark.lines for new, mark in zip(new_files, marks, strict=True)) > MAX_APPENDED_LINES:
+        return None
+    try:
+        layered = AppendedKeywords.build(base, marks, keyword_files(spec, base_dir), categories, spec.allowlist,
+                                         spec.max_gap)
+    except KnownKeyChanged:
+        return None
+    log.info("detector %r: %d appended terms live beside its automaton of %d, which is not rebuilt",
+             base.name, layered.appended_terms, base.term_count)
+    return layered
+
+
+def _grew_by_lines(old: FileState) -> bool:
+    """Whether the file at `old.path` still starts with exactly the bytes `old` describes, and
+    those ended with a line break (or were empty): only whole lines were added after them."""
+    digest, left = hashlib.sha256(), old.size
+    with Path(old.path).open("rb") as file:
+        while left:
+            block = file.read(min(left, 1 << 20))
+            if not block:
+                return False
+            digest.update(block)
+            left -= len(block)
+            last = block[-1:]
+        grown = bool(file.read(1))
+    return grown and digest.hexdigest() == old.sha256 and (old.size == 0 or last == b"\n")
 
 
 def _files_of(spec: KeywordsSpec | PatternsSpec, base_dir: Path) -> list[Path]:

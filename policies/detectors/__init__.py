@@ -33,11 +33,18 @@ def _build_pii(name: str, spec: Any, base_dir: Path, categories: set[str]) -> De
 
 
 def _build_keywords(name: str, spec: Any, base_dir: Path, categories: set[str]) -> Detector:
-    from policies.config import resolve_path
     from policies.detectors.keywords import KeywordDetector
 
-    files = [(resolve_path(entry.path, base_dir), entry.category) for entry in spec.files]
-    return KeywordDetector.from_lexicons(name, files, categories, allowlist=spec.allowlist, max_gap=spec.max_gap)
+    return KeywordDetector.from_lexicons(
+        name, keyword_files(spec, base_dir), categories, allowlist=spec.allowlist, max_gap=spec.max_gap
+    )
+
+
+def keyword_files(spec: Any, base_dir: Path) -> list[tuple[Path, str | None]]:
+    """(path, file category) of each lexicon of a `keywords` spec."""
+    from policies.config import resolve_path
+
+    return [(resolve_path(entry.path, base_dir), entry.category) for entry in spec.files]
 
 
 def _build_patterns(name: str, spec: Any, base_dir: Path, categories: set[str]) -> Detector:

@@ -34,7 +34,7 @@ never the reverse, so expansions (``ﬁ`` -> ``fi``) only make spans shorter and
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from itertools import pairwise
 from pathlib import Path
@@ -43,7 +43,7 @@ from typing import NamedTuple
 import ahocorasick
 
 from policies.findings import Finding
-from policies.lexicon import MAX_TERM_CHARS, Duplicates, Term, read_lexicon
+from policies.lexicon import MAX_TERM_CHARS, START, Duplicates, FileMark, Term, read_lexicon
 from policies.normalize import OffsetMap, fold, fold_with_offsets, is_latin_word_char, visible_separator_count
 
 KIND = "KEYWORD"
@@ -60,6 +60,10 @@ _LENGTH_MASK = (1 << _LENGTH_BITS) - 1
 _MAX_CATEGORY_SETS = 1 << (31 - _CATEGORIES_SHIFT)
 _NO_FILE = 0  # the origin of terms given as `Term`s and of allow phrases
 _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
+
+
+class KnownKeyChanged(Exception):
+    """An appended line would change a key the base automaton already has: build afresh."""
 
 
 class _Hit(NamedTuple):
@@ -100,6 +104,8 @@ class KeywordDetector:
         allowed_categories: AbstractSet[str] | None = None,
         allowlist: Iterable[str] = (),
         max_gap: int = 3,
+        starts: Sequence[FileMark] | None = None,
+        known: KeywordDetector | None = None,
     ) -> KeywordDetector:
         """A detector over lexicon files, each (path, category) as `policies.lexicon.load_lexicon`
         takes them, read a line at a time straight into the automaton.
@@ -107,17 +113,37 @@ class KeywordDetector:
         The automaton is the only index of the keys: a line whose key the same file already
         added is a duplicate -- the first line wins and the duplicate is logged, as the lexicon
         format says -- while a key found in two files reports both files' categories.
+
+        For lines appended to files that `known` was built from: `starts` says where in each
+        file to begin, and a line whose key `known` already reports under the same category
+        adds nothing; one that would give a key of `known` another category (or turn its
+        allow phrase into a term) raises `KnownKeyChanged`, since only a whole build can merge
+        the two (see `keyword_appends`).
         """
         detector = cls.__new__(cls)  # `__init__` takes `Term`s
         detector._start(name, max_gap)
+        marks = starts if starts is not None else ()
         for origin, (path, category) in enumerate(files, start=_NO_FILE + 1):
             duplicates = Duplicates(path)
-            for _, key, term_category, line in read_lexicon(path, category, allowed_categories):
+            start = marks[origin - 1] if marks else START
+            for _, key, term_category, line in read_lexicon(path, category, allowed_categories, start):
+                if known is not None:
+                    had = known.categories_of(key)
+                    if had is not None and term_category in had:
+                        continue
+                    if had is not None:
+                        raise KnownKeyChanged(f"{path}:{line}: the term's key is already in the lexicons")
                 if not detector._add(key, term_category, origin):
                     duplicates.add(line, key)
             duplicates.log()
         detector._finish(allowlist)
         return detector
+
+    def categories_of(self, key: str) -> tuple[str, ...] | None:
+        """The categories folded `key` reports (empty for an allow phrase), None if it is not a key."""
+        encoded = key if key.isascii() else key.encode("utf-8").decode("latin-1")
+        value: int | None = self._automaton.get(encoded, None)
+        return None if value is None else self._category_sets[value >> _CATEGORIES_SHIFT]
 
     def _start(self, name: str, max_gap: int) -> None:
         if max_gap < 0:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from policies.config import NerSpec
+import pytest
+
+from policies.config import NerSpec, PolicyError
+from policies.detectors.keyword_appends import AppendedKeywords
+from policies.detectors.keywords import KeywordDetector
 from policies.findings import Action, Direction
 from policies.loader import detector_inputs, load_policy
 
@@ -77,5 +81,73 @@ def test_a_policy_remembers_what_each_detector_was_built_from(tmp_path: Path) ->
     policy = load_policy(write(tmp_path))
     spec, files = policy.inputs["urgent"]  # type: ignore[misc]
     assert spec == policy.spec.detectors["urgent"]
-    assert [path for path, _ in files] == [str(tmp_path / "urgent.txt")]
+    assert [file.path for file in files] == [str(tmp_path / "urgent.txt")]
+    assert [(file.size, file.lines) for file in files] == [(len(b"oldterm\n"), 1)]
     assert policy.inputs["pii"] == (policy.spec.detectors["pii"], ())
+
+
+def append(path: Path, text: str) -> None:
+    with path.open("a", encoding="utf-8") as file:
+        file.write(text)
+
+
+def test_a_term_appended_to_the_big_lexicon_keeps_its_automaton(tmp_path: Path) -> None:
+    first = load_policy(write(tmp_path))
+    append(tmp_path / "big.txt", "紧急新词\n")
+    second = load_policy(tmp_path / "policy.yaml", reuse=first)
+    big = second.detectors["big"]
+    assert isinstance(big, AppendedKeywords) and big.base is first.detectors["big"]
+    assert big.appended_terms == 1 and second.term_count == first.term_count + 1
+    assert second.evaluate("这里有紧 急 新 词", Direction.PROMPT).action is Action.BLOCK
+    assert second.evaluate("say bigterm7", Direction.PROMPT).action is Action.BLOCK
+    assert first.evaluate("这里有紧急新词", Direction.PROMPT).action is Action.ALLOW  # in flight: unchanged
+
+    append(tmp_path / "big.txt", "second urgent\n")  # appends keep layering onto the same build
+    third = load_policy(tmp_path / "policy.yaml", reuse=second)
+    assert isinstance(third.detectors["big"], AppendedKeywords) and third.detectors["big"].base is first.detectors["big"]
+    assert third.detectors["big"].appended_terms == 2
+    assert third.evaluate("a SECOND-URGENT one", Direction.PROMPT).action is Action.BLOCK
+    assert third.evaluate("这里有紧急新词", Direction.PROMPT).action is Action.BLOCK
+
+
+def test_a_file_changed_other_than_by_appending_lines_is_built_again(tmp_path: Path) -> None:
+    first = load_policy(write(tmp_path))
+    big = tmp_path / "big.txt"
+    big.write_text(big.read_text(encoding="utf-8").replace("bigterm7\n", "bigterm7x\n"), encoding="utf-8")
+    second = load_policy(tmp_path / "policy.yaml", reuse=first)
+    assert type(second.detectors["big"]) is KeywordDetector and second.detectors["big"] is not first.detectors["big"]
+    assert second.evaluate("say bigterm7", Direction.PROMPT).action is Action.ALLOW
+
+
+def test_a_last_line_without_a_line_break_that_grows_is_built_again(tmp_path: Path) -> None:
+    first = load_policy(write(tmp_path, urgent="oldterm\nnewte"))
+    append(tmp_path / "urgent.txt", "rm\n")  # the half-written line `newte` became `newterm`
+    second = load_policy(tmp_path / "policy.yaml", reuse=first)
+    assert type(second.detectors["urgent"]) is KeywordDetector
+    assert second.evaluate("say newterm", Direction.PROMPT).action is Action.BLOCK
+    assert second.evaluate("say newte", Direction.PROMPT).action is Action.ALLOW
+
+
+def test_an_appended_line_giving_a_known_term_another_category_is_built_again(tmp_path: Path) -> None:
+    first = load_policy(write(tmp_path))
+    append(tmp_path / "big.txt", "bigterm7\tA.2.a\n")  # a duplicate line: the first one's category wins
+    second = load_policy(tmp_path / "policy.yaml", reuse=first)
+    assert type(second.detectors["big"]) is KeywordDetector
+    assert {h.finding.category for h in second.evaluate("say bigterm7", Direction.PROMPT).hits} == {"A.1.h"}
+
+
+def test_an_appended_line_repeating_a_known_term_adds_nothing(tmp_path: Path) -> None:
+    first = load_policy(write(tmp_path))
+    append(tmp_path / "big.txt", "BigTerm7\n")
+    second = load_policy(tmp_path / "policy.yaml", reuse=first)
+    big = second.detectors["big"]
+    assert isinstance(big, AppendedKeywords) and big.appended_terms == 0
+    assert [h.finding.category for h in second.evaluate("say bigterm7", Direction.PROMPT).hits] == ["A.1.h"]
+
+
+def test_a_bad_appended_line_is_an_error_naming_its_line(tmp_path: Path) -> None:
+    first = load_policy(write(tmp_path))
+    with (tmp_path / "big.txt").open("ab") as file:
+        file.write(b"fine\nbad \xff byte\n")
+    with pytest.raises(PolicyError, match=r"big\.txt:202: invalid UTF-8"):
+        load_policy(tmp_path / "policy.yaml", reuse=first)
