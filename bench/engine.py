@@ -269,6 +269,15 @@ def main() -> None:
     reload_seconds = time.perf_counter() - started
     taken_over = sum(reloaded_c.detectors[name] is pol_c.detectors[name] for name in pol_c.detectors)
     del reloaded_c
+    # An emergency term appended to the big lexicon itself: its automaton is kept, the new
+    # line goes into a small one beside it (the term has a "z": no benchmark text contains it).
+    with (workdir / "lexbig.txt").open("a", encoding="utf-8") as lexicon:
+        lexicon.write("zurgentterm\tA.1.a\n")
+    started = time.perf_counter()
+    appended_c = load_policy(policy_c, reuse=pol_c)
+    append_seconds = time.perf_counter() - started
+    append_live = appended_c.evaluate("an zurgentterm here", Direction.PROMPT).blocked
+    del appended_c
     analyzer, _ = stock_presidio()
     entities = pii_entities(pol_a)
 
@@ -390,7 +399,10 @@ def main() -> None:
           f"({gen_small:.1f} s, {gen_big:.1f} s) so their garbage does not hide RSS growth. Terms per policy: "
           f"{pol_b.term_count:,} / {pol_c.term_count:,} (with the demo list). Reloading (c) while its "
           f"lexicon files are unchanged (as when an emergency term goes into a small lexicon of its own): "
-          f"{reload_seconds:.2f} s, {taken_over} of {len(pol_c.detectors)} detectors taken over, not rebuilt.\n")
+          f"{reload_seconds:.2f} s, {taken_over} of {len(pol_c.detectors)} detectors taken over, not rebuilt. "
+          f"Reloading it after one term was appended to its {big_label}-term lexicon: {append_seconds:.2f} s "
+          f"(the automaton kept, the new line beside it); the new term "
+          f"{'blocks' if append_live else 'DOES NOT block'} at once.\n")
 
     # ---- targets
     t1 = timings[(1024, False)]

@@ -108,3 +108,23 @@ async def test_a_reload_rebuilds_only_the_changed_lexicon(tmp_path: Path) -> Non
         assert after.detectors["pii"] is before.detectors["pii"]
         assert after.detectors["words"] is not before.detectors["words"]
         assert await ask(session, stack, "say libraryterm999") == 400
+
+
+async def test_a_term_appended_to_the_library_is_enforced_without_rebuilding_it(tmp_path: Path) -> None:
+    """`printf 'term\\tA.1.h\\n' >> library.txt`: the library's automaton stays, the line goes beside it."""
+    (tmp_path / "library.txt").write_text("".join(f"libraryterm{i}\n" for i in range(20_000)), encoding="utf-8")
+    path = write_policy(tmp_path, "1", "oldterm\n")
+    path.write_text(TWO_LEXICONS, encoding="utf-8")
+    async with proxy_stack(load_policy(path), policy_path=path, reload=0.2) as stack, aiohttp.ClientSession() as session:
+        before = stack.state.policy
+        with (tmp_path / "library.txt").open("a", encoding="utf-8") as library:
+            library.write("紧急违禁词\n")
+        added = time.monotonic()
+        while await ask(session, stack, "请说 紧急 违禁 词") != 400:
+            assert time.monotonic() - added < 2.0, "the appended term was not enforced within 2 s"
+            await asyncio.sleep(0.05)
+        after = stack.state.policy
+        assert getattr(after.detectors["library"], "base", None) is before.detectors["library"]
+        assert after.detectors["pii"] is before.detectors["pii"]
+        assert await ask(session, stack, "say libraryterm19999") == 400
+        assert after.term_count == before.term_count + 1
