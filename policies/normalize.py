@@ -25,6 +25,7 @@ patterns): NFKC and the deletion of format characters only. See the end of this 
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -42,6 +43,12 @@ _DELETED_CATEGORIES = frozenset(
 # Deleted characters that take no room on screen. They do not count towards the gap
 # allowed between the characters of a keyword (see `visible_separator_count`).
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Cs", "Mn", "Me"})
+# Deleted pictures (emoji, dingbats, skin tones): they part words, but do not count towards
+# a keyword's gap either (see `gap_count`): `网👨‍👩‍👧‍👦络` is one picture of seven code points.
+_PICTURE_CATEGORIES = frozenset({"So", "Sk"})
+# Symbols and numbers that are not digits (superscripts, circled numbers, fractions): where
+# they fold to letters or digits, they may be a spelling (`🇧 🇦 🇩`) or a decoration (`™`).
+_SYMBOL_CATEGORIES = frozenset({"So", "Sk", "No"})
 # Default-ignorable letters (Unicode DerivedCoreProperties) that render as nothing.
 _INVISIBLE_LETTERS = frozenset({0x115F, 0x1160, 0x3164, 0xFFA0})
 _TABLE_END = 0xE1000  # past the last default-ignorable (plane 14); higher code points fold to themselves
@@ -82,6 +89,18 @@ class _Tables:
             if folded != ch:
                 self.fold[cp] = folded or None
         self.invisible = frozenset(invisible)
+        # Symbols that fold to letters or digits (™ -> tm, ① -> 1, 🇨 -> c), as '•': see
+        # `symbols_as_separators`.
+        self.symbol_letters = {
+            cp: "\u2022" for cp in range(0x80, _TABLE_END)
+            if isinstance(self.fold[cp], str) and unicodedata.category(chr(cp)) in _SYMBOL_CATEGORIES
+        }
+        self.symbol_letter_finder = re.compile(f"[{_class_of(sorted(self.symbol_letters))}]")
+        self.uncounted = frozenset(invisible) | frozenset(
+            cp for cp in range(0x80, _TABLE_END)
+            if self.fold[cp] is None and unicodedata.category(chr(cp)) in _PICTURE_CATEGORIES
+        )
+        self.uncounted_deleted: dict[int, None] = dict.fromkeys(self.uncounted)
         self.latin_letters = frozenset(c for c in latin if fold(c, self.fold) == c)
         # How many folded characters each code point becomes, as a character ('\x00'..'\x12'):
         # translating a text with it gives the per-character lengths at C speed.
@@ -185,6 +204,66 @@ def visible_separator_count(text: str, start: int, end: int) -> int:
     """How many characters of `text[start:end]` are not invisible (all of them fold to '')."""
     invisible = _get_tables().invisible
     return sum(1 for ch in text[start:end] if ord(ch) not in invisible)
+
+
+def symbols_as_separators(text: str) -> str | None:
+    """`text` with every symbol that folds to letters or digits (``™``, ``①``, ``²``, the
+    regional indicators of a flag such as ``🇨🇳``) replaced by a bullet, a visible separator;
+    None when it has none. Keyword matching reads both: as letters they may spell a term
+    (``🇧 🇦 🇩``), as decorations they must not break one (``网络🇨🇳赌博``, ``casino™``).
+    Each replacement is one character for one, so offsets are the same in both."""
+    global _last_separated
+    if text.isascii():
+        return None
+    last = _last_separated  # one read, as in `fold`
+    if last[0] is text:
+        return last[1]
+    tables = _get_tables()
+    separated = None if tables.symbol_letter_finder.search(text) is None else text.translate(tables.symbol_letters)
+    if len(text) <= _FOLD_CACHE_MAX_CHARS:
+        _last_separated = (text, separated)
+    return separated
+
+
+#: (text, `symbols_as_separators(text)`): several keyword detectors read the same text.
+_last_separated: tuple[str | None, str | None] = (None, None)
+
+
+def gap_count(text: str, start: int, end: int) -> int:
+    """How many characters of `text[start:end]` (all of them fold to '') count towards the
+    gap a keyword may have between two of its characters: spaces and punctuation do;
+    invisible characters and deleted pictures (emoji, symbols) do not, however many."""
+    return len(text[start:end].translate(_get_tables().uncounted_deleted))
+
+
+def counted_tail_start(text: str, count: int) -> int:
+    """Where the shortest tail of `text` holding `count` characters that `gap_count` counts
+    (or that are not deleted) begins; 0 when the text has fewer."""
+    if count <= 0:
+        return len(text)
+    match = _counted_tail_finder(count).match(text[::-1])
+    return 0 if match is None else len(text) - match.end()
+
+
+@functools.lru_cache(maxsize=64)
+def _counted_tail_finder(count: int) -> re.Pattern[str]:
+    """`count` counted characters, each after any uncounted ones, for the reversed text."""
+    uncounted = _class_of(sorted(_get_tables().uncounted))
+    return re.compile(f"(?:[{uncounted}]*[^{uncounted}]){{{count}}}")
+
+
+def _class_of(code_points: Sequence[int]) -> str:
+    """The inside of a `re` character class holding exactly `code_points` (sorted)."""
+    parts: list[str] = []
+    start = previous = -2
+    for cp in [*code_points, -1]:
+        if cp == previous + 1:
+            previous = cp
+            continue
+        if start >= 0:
+            parts.append(re.escape(chr(start)) + ("" if start == previous else "-" + re.escape(chr(previous))))
+        start = previous = cp
+    return "".join(parts)
 
 
 def fold_with_offsets(text: str) -> tuple[str, list[int]]:

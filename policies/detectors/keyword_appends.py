@@ -8,8 +8,8 @@ small one of the lines past each file's `FileMark`, and finds exactly what a bui
 files would:
 
 - each automaton judges its own hits (gaps, word boundaries, allowlist: both carry the
-  allowlist), so the union of their findings is the whole build's, provided both accept spans
-  up to the same length: each serves as a copy whose `max_match_chars` is the larger one;
+  allowlist), so the union of their findings is the whole build's, and the earlier of their
+  stream hold-backs is the whole build's;
 - an appended line whose key the built automaton already reports under the same category adds
   nothing; one that would give such a key another category raises `KnownKeyChanged`, and the
   caller builds afresh (`loader.py`), as it does past `MAX_APPENDED_LINES` appended lines.
@@ -20,7 +20,6 @@ marks, so it always holds everything appended since the last whole build.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
@@ -41,7 +40,7 @@ class AppendedKeywords:
         self.base = base
         self.marks = tuple(marks)
         self.max_match_chars = max(base.max_match_chars, appended.max_match_chars)
-        self._layers = (_bounded(base, self.max_match_chars), _bounded(appended, self.max_match_chars))
+        self._layers = (base, appended)
         self.appended_terms = appended.term_count
         self.term_count = base.term_count + appended.term_count
 
@@ -76,11 +75,3 @@ class AppendedKeywords:
             counts[category] = counts.get(category, 0) + count
         return counts
 
-
-def _bounded(detector: KeywordDetector, max_match_chars: int) -> KeywordDetector:
-    """`detector` (sharing its automaton) accepting spans up to `max_match_chars` characters."""
-    if detector.max_match_chars == max_match_chars:
-        return detector
-    view = copy.copy(detector)
-    view.max_match_chars = max_match_chars
-    return view

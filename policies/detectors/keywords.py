@@ -14,21 +14,25 @@ How a text is scanned:
    keep it if it passes these checks:
 
    * gap: between two consecutive matched characters there are at most `max_gap` original
-     characters that take room on screen (spaces, punctuation, symbols, line breaks).
-     Invisible characters (zero-width, bidi, combining marks) do not count, so a few of them
-     cannot break a term -- but the whole original span must fit in `max_match_chars`;
+     spaces, punctuation marks or line breaks (`normalize.gap_count`). Invisible characters
+     (zero-width, bidi, combining marks) and pictures (emoji, dingbats) do not count, however
+     many: padding a term with them does not get it through;
    * word boundary, for an end of a term that is a Latin letter or digit: the nearest
      visible original character outside that end must not fold to a Latin letter or digit
      (``ass`` does not hit ``class``; ``s e x`` and ``sex!`` hit);
    * allowlist: a term hit lying entirely inside an allow-phrase hit is dropped.
 
-`max_match_chars` is ``L + (L - 1) * (max_gap + INVISIBLE_PER_GAP)`` where L is the longest
-folded term or allow phrase, in characters: room for `max_gap` visible separators and
-`INVISIBLE_PER_GAP` invisible characters (an accent, a zero-width joiner, a bidi mark)
-between each two characters of the longest term. A hit whose original span is longer is
-rejected, however its invisible characters are spread, so it is an exact bound on every
-finding's span. Folding only ever turns one original character into one or more folded ones,
-never the reverse, so expansions (``ﬁ`` -> ``fi``) only make spans shorter and need no room.
+Symbols that fold to letters or digits (``™``, ``①``, the regional indicators of a flag) can
+be a spelling or a decoration, so a text that has any is scanned twice: as folded, and with
+each of them read as a separator (`normalize.symbols_as_separators`). ``🇧 🇦 🇩`` hits in the
+first scan, ``网络🇨🇳赌博`` and ``casino™`` in the second.
+
+A stream holds back what `hold_from` says: from the start of the longest tail that could
+still grow into a term. `max_match_chars`, ``L + (L - 1) * (max_gap + INVISIBLE_PER_GAP)``
+where L is the longest folded term or allow phrase, is the span of a term with room for
+`INVISIBLE_PER_GAP` invisible characters per gap: what a policy reports as this detector's
+usual hold-back. A finding with more invisible characters or pictures in it is still found,
+and `hold_from` still holds it back whole.
 """
 
 from __future__ import annotations
@@ -44,7 +48,16 @@ import ahocorasick
 
 from policies.findings import Finding
 from policies.lexicon import MAX_TERM_CHARS, START, Duplicates, FileMark, Term, read_lexicon
-from policies.normalize import OffsetMap, fold, fold_with_offsets, is_latin_word_char, visible_separator_count
+from policies.normalize import (
+    OffsetMap,
+    counted_tail_start,
+    fold,
+    fold_with_offsets,
+    gap_count,
+    is_latin_word_char,
+    symbols_as_separators,
+    visible_separator_count,
+)
 
 KIND = "KEYWORD"
 INVISIBLE_PER_GAP = 2
@@ -169,16 +182,27 @@ class KeywordDetector:
         longest = self._longest_key
         # At least 1 even when empty, so a policy's hold-back (max_match_chars - 1) is never < 0.
         self.max_match_chars: int = max(1, longest + (longest - 1) * (self.max_gap + INVISIBLE_PER_GAP))
+        #: The most characters a hit spans that `gap_count` counts, or that are matched.
+        self._max_counted = longest + (longest - 1) * self.max_gap
 
     def hold_from(self, text: str) -> int:
         """Where a term (or allow phrase) that is not complete yet could begin, for streaming.
 
         The answer is the start of the longest tail of `text` whose folded form is a prefix of
         some key: only from there on can later characters still make (or unmake) a hit. Text
-        before it may be released. At most `max_match_chars - 1` characters are held.
+        before it may be released. The tail holds at most the characters of a term's longest
+        span, not counting invisible ones and pictures (see `gap_count`): a whole term is held
+        too while the character after it, which decides its word boundary, is still to come.
         """
-        floor = max(0, len(text) - (self.max_match_chars - 1))
-        if self._empty or floor >= len(text):
+        if self._empty:
+            return len(text)
+        hold = self._hold_from(text)
+        separated = symbols_as_separators(text)
+        return hold if separated is None else min(hold, self._hold_from(separated))
+
+    def _hold_from(self, text: str) -> int:
+        floor = counted_tail_start(text, self._max_counted)  # a whole term too: its boundary is not known yet
+        if floor >= len(text):
             return len(text)
         folded, origin = fold_with_offsets(text[floor:])
         for k in range(max(0, len(folded) - self._longest_key), len(folded)):
@@ -239,6 +263,16 @@ class KeywordDetector:
         """Findings for every accepted term hit, as spans of `text`, sorted by position."""
         if self._empty:
             return []
+        found = self._scan(text)
+        separated = symbols_as_separators(text)
+        if separated is None:
+            return found
+        more = self._scan(separated)  # the same offsets: one character for one
+        if not more:
+            return found
+        return sorted(set(found) | set(more), key=lambda f: (f.start, f.end, f.category))
+
+    def _scan(self, text: str) -> list[Finding]:
         folded = fold(text)
         encoded = folded if folded.isascii() else folded.encode("utf-8").decode("latin-1")
         raw_hits: list[tuple[int, int]] = list(self._automaton.iter(encoded))
@@ -285,10 +319,8 @@ class KeywordDetector:
         origin = offsets.original_indices(first, min(hit.end + 1, len(folded)))
         inner = origin[hit.start - first : hit.end - first]
         start, end = inner[0], inner[-1] + 1
-        if end - start > self.max_match_chars:
-            return None
         for before, after in pairwise(inner):
-            if after - before - 1 > self.max_gap and visible_separator_count(text, before + 1, after) > self.max_gap:
+            if after - before - 1 > self.max_gap and gap_count(text, before + 1, after) > self.max_gap:
                 return None
         if _inside_word(hit, text, folded, origin, inner):
             return None

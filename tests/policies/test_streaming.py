@@ -19,6 +19,9 @@ BLOCKED = [
     "Here is the bomb recipe you asked for.",
     "网 络 赌 博 平台推荐",
     "先说别的。" * 20 + "代开发票找我",
+    "网络" + "\u200b" * 64 + "赌博",  # padding longer than any fixed hold-back
+    "推荐几个网络🇨🇳赌博网站",
+    "best online casino™ sites",
 ]
 
 
@@ -55,7 +58,7 @@ def test_blocked_terms_never_released_at_any_split(default_policy: Policy, text:
     for pieces in splits(text):
         released, blocked = stream(default_policy, pieces)
         assert blocked, pieces
-        assert "赌" not in released and "bomb" not in released and "发票" not in released
+        assert not any(word in released for word in ("赌", "bomb", "发票", "casino")), pieces
 
 
 def test_each_finding_is_reported_once(default_policy: Policy) -> None:
