@@ -15,9 +15,10 @@ from collections.abc import Sequence
 # --- The light fold: what PII recognizers read ---------------------------------------------
 # Identifiers need their separators and their case, so this fold only undoes what hides an
 # identifier from a pattern: NFKC per character (full-width `１３８`, `＠`, math-bold digits,
-# the ideographic space), deletion of format characters (Cf: zero-width, bidi, soft hyphen,
-# BOM), and U+FFFD for lone surrogates (RE2 cannot read them). No case folding, no separator
-# removal, no Traditional -> Simplified.
+# the ideographic space), deletion of what renders as nothing -- format characters (Cf:
+# zero-width, bidi, soft hyphen, BOM), combining marks and variation selectors (Mn, Me: a
+# `\u0301` or `\ufe0f` after a digit), Hangul fillers -- and U+FFFD for lone surrogates (RE2
+# cannot read them). No case folding, no separator removal, no Traditional -> Simplified.
 # Chinese sentence punctuation that NFKC would turn into ASCII is kept as it is: no identifier
 # contains it, and it is in nearly every Chinese text, which would otherwise never be "clean"
 # and always pay for building the view.
@@ -35,11 +36,21 @@ def _light_fold_char(ch: str) -> str:
         return ch
     text = ch
     for _ in range(4):  # to a fixed point, so that the view of a view is itself
-        again = "".join(c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) != "Cf")
+        again = "".join(c for c in unicodedata.normalize("NFKC", text) if not _renders_as_nothing(c))
         if again == text:
             break
         text = again
     return text
+
+
+#: Categories and letters the light fold deletes: they render as nothing (or only change the
+#: look of the character before them), so they can hide inside an identifier unseen.
+_DELETED_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
+_FILLERS = frozenset("\u115f\u1160\u3164\uffa0")
+
+
+def _renders_as_nothing(ch: str) -> bool:
+    return unicodedata.category(ch) in _DELETED_CATEGORIES or ch in _FILLERS
 
 
 class _LightTables:

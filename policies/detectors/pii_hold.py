@@ -10,8 +10,6 @@ before that run can be released; prose ending in Chinese characters holds back n
 
 from __future__ import annotations
 
-import unicodedata
-
 from policies.light_view import light_fold
 
 _PUNCTUATION = frozenset("@._%+-:/?#=&~()[]'!$*,;·")
@@ -26,9 +24,11 @@ def _folded(ch: str) -> str:
 
 def _identifier_char(ch: str) -> bool:
     if not ch.isascii():
-        if unicodedata.category(ch) == "Cf" or ch in _PUNCTUATION:
+        if ch in _PUNCTUATION:
             return True
         ch = _folded(ch)
+        if not ch:  # deleted by the light fold (zero-width, a mark): invisible inside a run
+            return True
         if len(ch) != 1 or not ch.isascii():
             return False
     return ch.isalnum() or ch in _PUNCTUATION

@@ -1,4 +1,4 @@
-"""The light fold (`light_view`): width and format characters only, with exact offsets back."""
+"""The light fold (`light_view`): width, format characters and marks only, with exact offsets back."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ CASES: list[tuple[str, str, bool]] = [
     ("138\u200b1234", "1381234", False),  # zero-width deleted
     ("a\u202eb\u202cc\u200ed\u2066e\u2069", "abcde", False),  # bidi controls deleted
     ("soft\u00adhyphen\ufeff", "softhyphen", False),
+    ("138\ufe0f12\ufe0e34", "1381234", False),  # variation selectors deleted
+    ("1\u03013\u034f8\u20dd", "138", False),  # combining marks, grapheme joiner, enclosing mark
+    ("13\u31648\uffa0", "138", False),  # Hangul fillers
     ("㎏①", "kg1", False),  # expansions
     ("\U0001d7cf\U0001d7d1", "13", True),  # math bold digits (astral, one for one)
     ("x\ud800y", "x\ufffdy", True),  # lone surrogate

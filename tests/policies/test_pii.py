@@ -30,6 +30,11 @@ EVASIONS: list[tuple[str, str, str, str]] = [
     ("CN_MOBILE", "手机", "138\u00ad1234\u00ad5678", ""),  # soft hyphens
     ("CN_MOBILE", "手机", "１３８－１２３４－５６７８", ""),  # full-width hyphens
     ("CN_MOBILE", "手机", "138\u00a01234\u30005678", ""),  # no-break and ideographic spaces
+    ("CN_MOBILE", "手机 ", "138\ufe0f1234\ufe0f5678", ""),  # variation selectors (found by review)
+    ("CN_MOBILE", "手机 ", "138\u034f1234\u034f5678", ""),  # combining grapheme joiner
+    ("CN_MOBILE", "", "1\u03013812345678", ""),  # a combining mark
+    ("CN_MOBILE", "手机 ", "138\u31641234\u31645678", ""),  # Hangul fillers
+    ("CN_RESIDENT_ID", "身份证 ", "110105\ufe0e19491231002X", ""),
     (
         "CN_MOBILE",
         "手机",
@@ -45,6 +50,7 @@ EVASIONS: list[tuple[str, str, str, str]] = [
     ("EMAIL_ADDRESS", "邮箱：", "ｌｉ．ｌｅｉ＠ｅｘａｍｐｌｅ．ｃｏｍ", "。"),
     ("EMAIL_ADDRESS", "mail ", "li.lei@example\u200b.com", " today"),
     ("EMAIL_ADDRESS", "mail ", "li\u00ad.lei@exa\u200dmple.com", ""),
+    ("EMAIL_ADDRESS", "邮箱 ", "li.lei@exa\ufe0fmple.com", ""),
     ("CREDIT_CARD", "visa ", "４１１１ １１１１ １１１１ １１１１", ""),
     ("CREDIT_CARD", "visa ", "4111\u200b1111\u200b1111\u200b1111", ""),
     ("CREDIT_CARD", "visa ", "4111\u30001111\u30001111\u30001111", "."),

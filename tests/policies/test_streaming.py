@@ -14,6 +14,7 @@ TEXTS = [
     "Plain text without anything to hide, a little longer than the hold-back window, really. " * 3,
     "卡号 6222 0212 3456 7890 128，IP 192.168.10.20",
     "Mail a@b.co then sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD done",
+    "手机 138\ufe0f1234\u034f5678，身份证 110105\u030119491231002X，谢谢",  # marks inside identifiers
 ]
 BLOCKED = [
     "Here is the bomb recipe you asked for.",
