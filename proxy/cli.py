@@ -7,9 +7,9 @@ import gc
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import orjson
 
@@ -167,50 +167,93 @@ def check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scan_lines(source: TextIO, jsonl: bool) -> list[str]:
-    if not jsonl:
-        return [source.read()]
-    texts = []
+class _BadLine(ValueError):
+    """An input line of `scan --jsonl` that holds no text to scan."""
+
+
+def _jsonl_texts(source: BinaryIO) -> Iterator[tuple[int, str | _BadLine]]:
+    """(line number, text or why the line has none) for each non-blank input line, as it comes."""
     for number, line in enumerate(source, 1):
         if not line.strip():
             continue
         try:
             item = orjson.loads(line)
-            texts.append(item["text"])
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            raise PolicyError(f"input line {number}: expected a JSON object with a 'text' string") from None
-    return texts
+        except orjson.JSONDecodeError:
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                yield number, _BadLine(f"input line {number}: invalid UTF-8; the input must be UTF-8 JSON lines")
+                continue
+            yield number, _BadLine(f"input line {number}: not JSON; expected a JSON object with a 'text' string")
+            continue
+        text = item.get("text") if isinstance(item, dict) else None
+        if not isinstance(text, str):
+            yield number, _BadLine(f"input line {number}: expected a JSON object with a 'text' string")
+            continue
+        yield number, text
+
+
+def _whole_text(source: BinaryIO, name: str) -> str:
+    data = source.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        message = f"{name}: line {line}: invalid UTF-8 (byte 0x{data[error.start]:02x}); the input must be UTF-8"
+        raise _BadLine(message) from None
+
+
+_FINDING_FIELDS = ("kind", "category", "rule", "start", "end")
 
 
 def scan(args: argparse.Namespace) -> int:
+    """Guard each text and print its decision. With `--jsonl` input is read and answered a line
+    at a time, one output line per input line; a line without a text gets an `error` line
+    (and a message on stderr), the rest are still scanned, and the exit status is 1."""
     from proxy.audit import describe
 
+    name = "standard input" if args.file == "-" else args.file
     try:
         policy = load_policy(args.config)
-        source: TextIO = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
-        with source:
-            texts = _scan_lines(source, args.jsonl)
-    except (PolicyError, OSError, UnicodeDecodeError) as exc:
+        source: BinaryIO = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+    except (PolicyError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     direction = Direction(args.direction)
-    for text in texts:
-        decision = policy.evaluate(text, direction)
-        findings = [
-            {key: value for key, value in describe(hit).items() if key in ("kind", "category", "rule", "start", "end")}
-            | {"score": round(hit.finding.score, 3)}
-            for hit in decision.hits
-        ]
-        if args.jsonl:
-            out = {"action": str(decision.action), "text": decision.text, "findings": findings}
-            sys.stdout.write(orjson.dumps(out).decode() + "\n")
-        else:
-            print(f"action: {decision.action}")
-            for finding in findings:
-                print(f"  {finding['rule']}: {finding['kind']} ({finding['category']}) at "
-                      f"{finding['start']}-{finding['end']} score {finding['score']}")
-            print(decision.text if not decision.blocked else policy.refusal_message)
-    return 0
+    status = 0
+    with source:
+        try:
+            texts = _jsonl_texts(source) if args.jsonl else iter([(1, _whole_text(source, name))])
+            for _, text in texts:
+                if isinstance(text, _BadLine):
+                    print(f"error: {text}", file=sys.stderr)
+                    sys.stdout.write(orjson.dumps({"error": str(text)}).decode() + "\n")
+                    status = 1
+                    continue
+                decision = policy.evaluate(text, direction)
+                shown = policy.refusal_message if decision.blocked else decision.text
+                findings = [
+                    {key: value for key, value in describe(hit).items() if key in _FINDING_FIELDS}
+                    | {"score": round(hit.finding.score, 3)}
+                    for hit in decision.hits
+                ]
+                if args.jsonl:
+                    sys.stdout.write(orjson.dumps({"action": str(decision.action), "text": shown, "findings": findings})
+                                     .decode() + "\n")
+                    sys.stdout.flush()
+                else:
+                    print(f"action: {decision.action}")
+                    for finding in findings:
+                        print(f"  {finding['rule']}: {finding['kind']} ({finding['category']}) at "
+                              f"{finding['start']}-{finding['end']} score {finding['score']}")
+                    print(shown)
+        except _BadLine as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"error: {name}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -218,7 +261,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args, argv)
-    return {"check": check, "scan": scan, "hash-key": hash_key}[args.command](args)
+    try:
+        return {"check": check, "scan": scan, "hash-key": hash_key}[args.command](args)
+    except BrokenPipeError:  # `check ... | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
 
 
 def hash_key(args: argparse.Namespace) -> int:

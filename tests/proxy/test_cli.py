@@ -55,7 +55,36 @@ def test_scan_plain_text_from_a_file(tmp_path: Path) -> None:
     assert "action: redact" in out.stdout and "<EMAIL_ADDRESS>" in out.stdout and "a@b.cn" not in out.stdout
 
 
-@pytest.mark.parametrize("bad", ["not json\n", '{"no_text": 1}\n'])
-def test_scan_bad_jsonl_names_the_line(bad: str) -> None:
-    out = run("scan", "--jsonl", stdin='{"text": "ok"}\n' + bad)
-    assert out.returncode == 2 and "input line 2" in out.stderr
+@pytest.mark.parametrize(
+    "bad", ["not json", '{"no_text": 1}', '{"text": 5}', '{"text": null}', '{"text": {"a": "13812345678"}}', '["x"]']
+)
+def test_a_bad_jsonl_line_is_named_and_the_others_are_still_scanned(bad: str) -> None:
+    out = run("scan", "--jsonl", stdin=f'{{"text": "call 13812345678"}}\n{bad}\n{{"text": "网络赌博"}}\n')
+    assert out.returncode == 1
+    assert "input line 2: " in out.stderr and "Traceback" not in out.stderr and "failed" not in out.stderr
+    first, error, last = (orjson.loads(line) for line in out.stdout.splitlines())  # one output line per input line
+    assert first["text"] == "call <CN_MOBILE>" and last["action"] == "block"
+    assert error == {"error": out.stderr.strip().removeprefix("error: ")}
+    assert "13812345678" not in out.stdout + out.stderr
+
+
+def test_a_blocked_jsonl_line_shows_the_refusal_not_the_text() -> None:
+    out = run("scan", "--jsonl", stdin='{"text": "网络赌博"}\n')
+    decision = orjson.loads(out.stdout)
+    assert decision["action"] == "block" and "赌博" not in decision["text"] and "Sorry" in decision["text"]
+
+
+def test_invalid_utf8_input_is_named(tmp_path: Path) -> None:
+    jsonl = subprocess.run([*CLI, "scan", "--jsonl"], input=b'{"text": "ok"}\n{"text": "\xff"}\n',
+                           capture_output=True, timeout=120)
+    assert jsonl.returncode == 1 and b"input line 2: invalid UTF-8" in jsonl.stderr
+    plain = tmp_path / "in.txt"
+    plain.write_bytes(b"line one\nline \xfe two\n")
+    out = run("scan", str(plain))
+    assert out.returncode == 2 and f"{plain}: line 2: invalid UTF-8 (byte 0xfe)" in out.stderr
+
+
+def test_a_closed_pipe_is_not_an_error() -> None:
+    shell = f"{sys.executable} -m proxy.cli check policies/packs/default.yaml | head -1"
+    out = subprocess.run(shell, shell=True, capture_output=True, text=True, timeout=120)
+    assert out.stdout.startswith("policy default") and "Traceback" not in out.stderr and "Error" not in out.stderr
