@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+from policies.actions import RedactStyle
 from policies.config import (
     DEFAULT_POLICY,
     KeywordsSpec,
@@ -68,6 +69,13 @@ def load_policy(path: Path | str | None = None, reuse: Policy | None = None) -> 
         except (ValueError, OSError) as exc:
             raise PolicyError(f"{path}: detector {name!r}: {exc}") from None
     salt = os.environ.get(spec.hash_salt_env, "").encode("utf-8")
+    hashing = [rule.id for rule in (*spec.prompt, *spec.completion) if rule.style is RedactStyle.HASH]
+    if hashing and not salt:
+        # Without a key, anyone can hash every mobile number and read the redacted ones back.
+        raise PolicyError(
+            f"{path}: rule {hashing[0]!r} redacts with style 'hash', but ${spec.hash_salt_env} is unset or "
+            f"empty; set it to a long random secret (for example `openssl rand -hex 32`) and keep it private"
+        )
     return Policy(spec, detectors, files=[path, *_referenced_files(spec, base_dir)], salt=salt, inputs=inputs)
 
 

@@ -151,3 +151,25 @@ def test_a_bad_appended_line_is_an_error_naming_its_line(tmp_path: Path) -> None
         file.write(b"fine\nbad \xff byte\n")
     with pytest.raises(PolicyError, match=r"big\.txt:202: invalid UTF-8"):
         load_policy(tmp_path / "policy.yaml", reuse=first)
+
+
+HASHING = """
+name: h
+version: "1"
+detectors:
+  pii: {type: pii, entities: [CN_MOBILE]}
+prompt:
+  - {id: hash-pii, detector: pii, action: redact, style: hash}
+"""
+
+
+def test_hash_style_needs_a_salt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unkeyed hash of a mobile number is reversed by hashing every mobile number."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(HASHING, encoding="utf-8")
+    monkeypatch.delenv("GUARDRAIL_HASH_SALT", raising=False)
+    with pytest.raises(PolicyError, match=r"rule 'hash-pii' .*\$GUARDRAIL_HASH_SALT is unset or empty"):
+        load_policy(path)
+    monkeypatch.setenv("GUARDRAIL_HASH_SALT", "a-long-random-secret")
+    redacted = load_policy(path).evaluate("手机 13812345678", Direction.PROMPT).text
+    assert redacted.startswith("手机 <CN_MOBILE:") and "13812345678" not in redacted
