@@ -53,8 +53,8 @@ class Flow:
         if not self.state.audit.enabled:
             return True
         written = self.state.audit.record(
-            request_id=self.request_id, route=str(self.route), model=self.model, client=self.client,
-            tenant=self.tenant,
+            request_id=self.request_id, route=str(self.route), model=self.state.model_name(self.model),
+            client=self.client, tenant=self.tenant,
             direction=str(direction), action=str(action), findings=findings,
             policy=f"{self.policy.name}@{self.policy.version}",
         )

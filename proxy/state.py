@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,12 +11,16 @@ from pathlib import Path
 from aiohttp import web
 
 from policies.engine import Policy
+from policies.findings import Direction
 from proxy.audit import AuditConfig, AuditLog
 from proxy.auth import ClientKeys
 from proxy.metrics import Metrics
 from proxy.upstream import Upstream, UpstreamConfig
 
 MAX_MODEL_LABELS = 50
+MAX_MODEL_NAMES_KNOWN = 1024
+#: What a model id looks like: letters, digits and `._:/+-`, no spaces, at most 128 characters.
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class ProxyState:
         default_factory=lambda: ThreadPoolExecutor(max_workers=2, thread_name_prefix="guard")
     )
     _models: set[str] = field(default_factory=set)
+    _model_names: dict[str, bool] = field(default_factory=dict)  # name -> fit to show
 
     def policy_for(self, tenant: str | None) -> Policy:
         """The tenant's own policy if it has one, else the default."""
@@ -78,8 +84,26 @@ class ProxyState:
         return "other"
 
     def learn_model(self, model: object) -> None:
-        if isinstance(model, str) and len(self._models) < MAX_MODEL_LABELS and len(model) <= 128:
+        """Remember a model name the upstream reported, as a label, if it is fit to show."""
+        if len(self._models) < MAX_MODEL_LABELS and self.model_name(model) != "other":
+            assert isinstance(model, str)
             self._models.add(model)
+
+    def model_name(self, model: object) -> str:
+        """`model` as logs, audit records and metric labels may show it, else 'other'.
+
+        The name comes from the client, and many model servers echo it back, so it may hold
+        anything: only a name shaped like a model id (`Qwen2.5-7B-Instruct`, `gpt-4o-mini`) in
+        which the policy finds nothing (a phone number is shaped like one) is shown."""
+        if not isinstance(model, str):
+            return "other"
+        fit = self._model_names.get(model)
+        if fit is None:
+            fit = bool(MODEL_ID.fullmatch(model)) and not self.policy.evaluate(model, Direction.PROMPT).hits
+            if len(self._model_names) >= MAX_MODEL_NAMES_KNOWN:
+                self._model_names.clear()
+            self._model_names[model] = fit
+        return model if fit else "other"
 
 
 STATE = web.AppKey("state", ProxyState)

@@ -53,3 +53,20 @@ async def test_nothing_planted_is_at_rest(
         for where, text in (("audit", audit), ("logs", caplog.text), ("metrics", metrics)):
             assert value not in text, f"{name} found in {where}"
     assert "sk-client-key-123" not in audit + caplog.text + metrics
+
+
+async def test_a_model_name_carrying_personal_data_is_not_recorded(default_policy: Policy, tmp_path: Path) -> None:
+    """The demo model, like llama.cpp, echoes the requested model name back in its answer."""
+    audit_path = tmp_path / "audit.jsonl"
+    async with proxy_stack(default_policy, audit=AuditConfig(path=audit_path, salt=b"test-salt")) as stack:
+        client = openai.AsyncOpenAI(base_url=stack.base_url, api_key="k", max_retries=0)
+        async with client:
+            for model in (PLANTED["mobile"], f"my id {PLANTED['resident_id']}", "Qwen2.5-7B-Instruct"):
+                await client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+        async with aiohttp.ClientSession() as session, session.get(f"{stack.url}/metrics") as response:
+            metrics = await response.text()
+    audit = audit_path.read_text(encoding="utf-8")
+    for where, text in (("audit", audit), ("metrics", metrics)):
+        assert PLANTED["mobile"] not in text and PLANTED["resident_id"] not in text, where
+    assert audit.count('"model":"other"') == 4 and audit.count('"model":"Qwen2.5-7B-Instruct"') == 2
+    assert 'model="Qwen2.5-7B-Instruct"' in metrics and 'model="other"' in metrics
