@@ -2,7 +2,8 @@
 
 Each recognizer is a `PatternRecognizer`: a regex finds candidates, `validate_result` /
 `invalidate_result` check them (check digits, birth dates, region codes), and `analyze` then
-adds a score boost for context words found within `CONTEXT_CHARS` characters of the match.
+adds a score boost for context words found within `CONTEXT_BEFORE` characters before the match
+or `CONTEXT_AFTER` after it.
 The boost is computed here, on characters, because Presidio's own enhancer works on NLP
 tokens, and an English tokenizer sees `我的身份证号是…` as one token.
 
@@ -35,8 +36,10 @@ from policies.detectors.prefilters import union_prefilter
 if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts
 
-# Characters searched for context words before and after a match.
-CONTEXT_CHARS = 16
+# Characters searched for context words before and after a match. English puts more words
+# between them ("my passport number is E12345678") than Chinese does ("护照号E12345678").
+CONTEXT_BEFORE = 32
+CONTEXT_AFTER = 16
 # Added to the score of a match with a context word nearby (capped at 1.0).
 CONTEXT_BOOST = 0.4
 
@@ -90,9 +93,10 @@ class ChineseIdRecognizer(PatternRecognizer):
         return score
 
     def context_word(self, text: str, start: int, end: int) -> str | None:
-        """The first context word within `CONTEXT_CHARS` of `text[start:end]`, if any."""
-        before = text[max(0, start - CONTEXT_CHARS) : start].lower()
-        after = text[end : end + CONTEXT_CHARS].lower()
+        """The first context word within `CONTEXT_BEFORE` characters before `text[start:end]` or
+        `CONTEXT_AFTER` after it, if any."""
+        before = text[max(0, start - CONTEXT_BEFORE) : start].lower()
+        after = text[end : end + CONTEXT_AFTER].lower()
         for word in self.CONTEXT:
             if word in before or word in after:
                 return word
@@ -101,7 +105,7 @@ class ChineseIdRecognizer(PatternRecognizer):
     def has_context(self, text: str, start: int, end: int) -> bool:
         """Whether `context_word` would find a word: one regex search a side, no copies."""
         search = self._context_words.search
-        return bool(search(text, max(0, start - CONTEXT_CHARS), start) or search(text, end, end + CONTEXT_CHARS))
+        return bool(search(text, max(0, start - CONTEXT_BEFORE), start) or search(text, end, end + CONTEXT_AFTER))
 
     def rescore(self, text: str, start: int, end: int, score: float) -> float:
         """The score after Presidio's validation: `adjusted_score`, then the context boost."""

@@ -121,7 +121,7 @@ class PiiDetector:
         self._max_chars = {s.entity: s.max_chars + FORMAT_CHARS_ALLOWANCE for s in slots}
         self.max_match_chars = max(self._max_chars.values(), default=1)
         chinese = set(cn_ids.ENTITIES)
-        self._context_after = cn_ids.CONTEXT_CHARS if any(s.entity in chinese for s in slots) else 0
+        self._context_after = cn_ids.CONTEXT_AFTER if any(s.entity in chinese for s in slots) else 0
 
     def hold_from(self, text: str) -> int:
         """Where an identifier may still be in progress, for streaming: the trailing run of

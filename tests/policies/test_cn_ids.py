@@ -15,7 +15,8 @@ from policies.detectors.cn_checksums import (
     uscc_check_char,
 )
 from policies.detectors.cn_ids import (
-    CONTEXT_CHARS,
+    CONTEXT_AFTER,
+    CONTEXT_BEFORE,
     ENTITIES,
     MAX_MATCH_CHARS,
     PREFILTERS,
@@ -106,6 +107,11 @@ POSITIVES: list[tuple[str, str, tuple[str, ...], float]] = [
     ("CN_HKMO_PERMIT", "往来港澳通行证C12345678", ("C12345678",), 0.65),
     ("CN_HKMO_PERMIT", "my exit-entry permit is CA1234567.", ("CA1234567",), 0.65),
     ("CN_HKMO_PERMIT", "回乡证H12345678", ("H12345678",), 0.5),
+    # English puts more words between the context word and the number (found by review).
+    ("CN_PASSPORT", "My passport number is E12345678.", ("E12345678",), 0.65),
+    ("CN_PASSPORT", "Please write down your passport number: G12345678", ("G12345678",), 0.65),
+    ("CN_HKMO_PERMIT", "My Home Return Permit number is H12345678.", ("H12345678",), 0.5),
+    ("CN_HKMO_PERMIT", "my HK/Macau travel permit number is C12345678", ("C12345678",), 0.65),
     ("HK_ID", "香港身份证号A123456(3)，", ("A123456(3)",), 1.0),
     ("HK_ID", "HKID: AB987654(3)", ("AB987654(3)",), 1.0),
     ("HK_ID", "my id card is E364912(5).", ("E364912(5)",), 1.0),
@@ -172,7 +178,7 @@ NEGATIVES: list[tuple[str, str]] = [
     ("CN_PASSPORT", "护照XE12345678"),
     ("CN_PASSPORT", "护照E00000000"),
     ("CN_PASSPORT", "护照EI1234567"),
-    ("CN_PASSPORT", "passport ........................ E12345678"),  # context too far
+    ("CN_PASSPORT", "passport " + "." * 40 + " E12345678"),  # context too far
     ("CN_HKMO_PERMIT", "C12345678"),
     ("CN_HKMO_PERMIT", "通行证C1234567"),
     ("CN_HKMO_PERMIT", "通行证C123456789"),
@@ -230,7 +236,7 @@ def expected_spans(entity: str, text: str, values: tuple[str, ...]) -> list[tupl
 
 def windowed(entity: str, text: str) -> list[RecognizerResult]:
     """What `pii.py` does: the RE2 prefilter, then the recognizer on merged windows only."""
-    margin = MAX_MATCH_CHARS[entity] + CONTEXT_CHARS
+    margin = MAX_MATCH_CHARS[entity] + max(CONTEXT_BEFORE, CONTEXT_AFTER)
     windows: list[list[int]] = []
     for match in re2.finditer(PREFILTERS[entity], text):
         start, end = max(0, match.start() - margin), min(len(text), match.end() + margin)
