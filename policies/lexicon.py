@@ -26,6 +26,7 @@ want `Term`s.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -113,9 +114,9 @@ def read_lexicon(
         _check_category(category, allowed_categories, f"{source}: file category")
     checked: set[str] = set()
     for number, line in _lines(path, start):
-        term, tab, line_category = line.partition("\t")
+        term, _, line_category = line.partition("\t")
         term = term.strip()
-        term_category = line_category.strip() if tab else category
+        term_category = line_category.strip() or category  # `term<TAB>` alone: the file's category
         if not term_category:
             raise LexiconError(
                 f"{source}:{number}: no category; append '<TAB>category' to the line or give the file a "
@@ -226,10 +227,23 @@ def _folded_key(term: str, source: str, number: int) -> str:
 
 
 def _check_category(category: str, allowed: AbstractSet[str] | None, where: str) -> None:
+    shown = _shown(category)
     if not category or any(c.isspace() for c in category):
-        raise LexiconError(f"{where}: invalid category {category!r}; use a name without spaces, like 'A.1.a'")
+        raise LexiconError(f"{where}: invalid category {shown}; use a name without spaces, like 'A.1.a'")
     if allowed is not None and category not in allowed:
         known = ", ".join(sorted(allowed)[:20])
         raise LexiconError(
-            f"{where}: unknown category {category!r}; use one of: {known}" + (" ..." if len(allowed) > 20 else "")
+            f"{where}: unknown category {shown}; use one of: {known}" + (" ..." if len(allowed) > 20 else "")
         )
+
+
+def _shown(category: str) -> str:
+    """A category as an error message may quote it: when it is not shaped like one, it may be
+    a banned term written in the wrong column, which must not reach a log."""
+    if _CATEGORY_SHAPE.fullmatch(category):
+        return repr(category)
+    return (f"({len(category)} characters, not shaped like a category name; a line is "
+            "'term<TAB>category': are the columns swapped?)")
+
+
+_CATEGORY_SHAPE = re.compile(r"[A-Za-z0-9_.\-]{1,40}")

@@ -25,9 +25,7 @@ def _build_pii(name: str, spec: Any, base_dir: Path, categories: set[str]) -> De
         known = {slot.entity for slot in slots}
         unknown = sorted(set(spec.entities) - known)
         if unknown:
-            raise ValueError(
-                f"detector {name!r}: unknown entities {unknown}; known: {sorted(known)}"
-            )
+            raise ValueError(f"unknown entities {unknown}; known: {sorted(known)}")  # the loader names the detector
         slots = [slot for slot in slots if slot.entity in set(spec.entities)]
     return PiiDetector(name, slots, spec.score_threshold, spec.context_window)
 

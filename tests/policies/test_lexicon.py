@@ -65,6 +65,8 @@ def test_empty_file(tmp_path: Path) -> None:
         ("ok\nword\t\n", None, 1, "append '<TAB>category'"),
         ("ok\nword\tZ.9.z\n", "A.1.a", 2, "use one of: A.1.a, A.2.c, pii, secrets"),
         ("ok\nword\tbad category\n", "A.1.a", 2, "use a name without spaces"),
+        ("ok\nA.1.a\t法轮功\n", "A.1.a", 2, "(3 characters, not shaped like a category name; a line is "
+         "'term<TAB>category': are the columns swapped?)"),  # the term is not quoted: it would be logged
         ("ok\n" + "x" * (MAX_TERM_CHARS + 1) + "\n", "A.1.a", 2, "shorten it"),
         ("ok\n" + "ﷺ" * 20 + "\n", "A.1.a", 2, "folds to 300 characters"),  # expands under NFKC
     ],
@@ -76,6 +78,13 @@ def test_errors_name_file_line_and_fix(tmp_path: Path, content: str, category: s
     message = str(error.value)
     assert message.startswith(f"{path}:{line}: ")
     assert fix in message
+    assert "法轮功" not in message
+
+
+def test_a_tab_without_a_category_takes_the_files(tmp_path: Path) -> None:
+    assert [t.category for t in load_lexicon(_write(tmp_path, "word\t\nother\t A.2.c\n"), "A.1.a", ALLOWED)] == [
+        "A.1.a", "A.2.c",
+    ]
 
 
 def test_invalid_utf8_names_the_line(tmp_path: Path) -> None:
