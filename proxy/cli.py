@@ -149,11 +149,12 @@ def check(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"policy {policy.name} version {policy.version}: OK")
-    counts: dict[str, int] = {}
+    keys: dict[str, set[str]] = {}  # category -> its distinct terms, over every keyword detector
     for name, detector in policy.detectors.items():
         print(f"  detector {name}: {type(detector).__name__}, longest match {detector.max_match_chars} chars")
-        for category, count in getattr(detector, "counts_by_category", dict)().items():
-            counts[category] = counts.get(category, 0) + count
+        for category, terms in getattr(detector, "keys_by_category", dict)().items():
+            keys.setdefault(category, set()).update(terms)
+    counts = {category: len(terms) for category, terms in keys.items()}
     for direction in Direction:
         for stage in policy.stages(direction):
             for rule in stage.rules:

@@ -75,3 +75,8 @@ class AppendedKeywords:
             counts[category] = counts.get(category, 0) + count
         return counts
 
+    def keys_by_category(self) -> dict[str, set[str]]:
+        keys = self.base.keys_by_category()
+        for category, more in self._layers[1].keys_by_category().items():
+            keys.setdefault(category, set()).update(more)
+        return keys

@@ -216,6 +216,15 @@ class KeywordDetector:
         """Distinct folded terms per category (a term in two categories counts in both)."""
         return dict(self._counts)
 
+    def keys_by_category(self) -> dict[str, set[str]]:
+        """The folded terms of each category (allow phrases aside), to count the terms of
+        several detectors that share lexicons once (`check`); a walk over every key."""
+        keys: dict[str, set[str]] = {}
+        for key, value in self._automaton.items():
+            for category in self._category_sets[value >> _CATEGORIES_SHIFT]:
+                keys.setdefault(category, set()).add(key)
+        return keys
+
     def _add(self, key: str, category: str | None, origin: int) -> bool:
         """Add a term (category given) or an allow phrase (None) from file `origin` (or
         `_NO_FILE`); merges repeated keys. False, and nothing changes, when file `origin`

@@ -26,6 +26,23 @@ def test_check_summarises_the_default_pack() -> None:
     assert "keyword library: 6 terms in all, the standard asks for at least 10000" in out.stdout
 
 
+def test_check_counts_a_lexicon_shared_by_two_detectors_once(tmp_path: Path) -> None:
+    (tmp_path / "words.txt").write_text("".join(f"term{i}\n" for i in range(6000)), encoding="utf-8")
+    (tmp_path / "more.txt").write_text("term1\nterm5999\nextra\n", encoding="utf-8")
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "name: p\nversion: '1'\ndetectors:\n"
+        "  a: {type: keywords, files: [{path: words.txt, category: A.1.a}]}\n"
+        "  b: {type: keywords, files: [{path: words.txt, category: A.1.a}, {path: more.txt, category: A.1.a}]}\n"
+        "prompt: [{id: ra, detector: a, action: block}, {id: rb, detector: b, action: block}]\n",
+        encoding="utf-8",
+    )
+    out = run("check", str(policy))
+    assert out.returncode == 0, out.stderr
+    assert "lexicon terms: 6001" in out.stdout and "A.1.a: 6001" in out.stdout
+    assert "keyword library: 6001 terms in all, the standard asks for at least 10000" in out.stdout
+
+
 def test_check_names_the_problem(tmp_path: Path) -> None:
     bad = tmp_path / "p.yaml"
     bad.write_text("name: p\nversion: '1'\ndetectors: {}\nprompt: [{id: r, detector: ghost, action: block}]\n")
