@@ -48,6 +48,10 @@ _FW_OPEN = "\N{FULLWIDTH LEFT PARENTHESIS}"
 _FW_CLOSE = "\N{FULLWIDTH RIGHT PARENTHESIS}"
 _LEFT = r"(?<![0-9A-Za-z])(?<![0-9][.])"  # not inside a token, nor after "1." (versions)
 _RIGHT = r"(?![0-9A-Za-z])(?![.][0-9])"
+# Not one group of a longer dash-joined run of digit groups: `2024-0512-1381-2345` is an
+# order number, not the landline 0512-1381-2345 (nor `20240512-138-1234-5678` a mobile).
+_NOT_A_GROUP = r"(?<![0-9]-)"
+_NOT_GROUPED_ON = r"(?!-[0-9])"
 _DATE8 = r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 _DATE6 = r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 _MOBILE_PREFIX = r"(?:(?:\+|00)86[ -]?|\(\+?86\)[ -]?|86)"
@@ -159,7 +163,13 @@ class ResidentIdRecognizer(ChineseIdRecognizer):
     PATTERNS = (
         (
             "cn_resident_id",
-            rf"{_LEFT}[1-9][0-9]{{5}}(?:{_DATE8}[0-9]{{3}}|[ ]{_DATE8}[ ][0-9]{{3}})[0-9X]{_RIGHT}",
+            rf"{_LEFT}[1-9][0-9]{{5}}(?:{_DATE8}[0-9]{{3}}|[ -]{_DATE8}[ -][0-9]{{3}})[0-9X]{_RIGHT}",
+            0.5,
+        ),
+        # In groups of four, as a bank card is written: 1101 0519 4912 3100 2X.
+        (
+            "cn_resident_id_grouped",
+            rf"{_LEFT}[1-9][0-9]{{3}}(?:[ -][0-9]{{4}}){{3}}[ -][0-9][0-9X]{_RIGHT}",
             0.5,
         ),
         ("cn_resident_id_legacy", rf"{_LEFT}[1-9][0-9]{{5}}{_DATE6}[0-9]{{3}}{_RIGHT}", 0.5),
@@ -186,7 +196,8 @@ class MobileRecognizer(ChineseIdRecognizer):
     PATTERNS = (
         (
             "cn_mobile",
-            rf"{_LEFT}{_MOBILE_PREFIX}?{_MOBILE_SEGMENT}[ -]?[0-9]{{4}}[ -]?[0-9]{{4}}{_RIGHT}",
+            rf"{_LEFT}{_NOT_A_GROUP}{_MOBILE_PREFIX}?{_MOBILE_SEGMENT}[ -]?[0-9]{{4}}[ -]?[0-9]{{4}}{_RIGHT}"
+            rf"{_NOT_GROUPED_ON}",
             0.6,
         ),
     )
@@ -207,7 +218,8 @@ class LandlineRecognizer(ChineseIdRecognizer):
     PATTERNS = (
         (
             "cn_landline",
-            rf"{_LEFT}(?:0{_AREA}[ -]|[({_FW_OPEN}]0{_AREA}[){_FW_CLOSE}][ ]?){_LOCAL}{_RIGHT}",
+            rf"{_LEFT}{_NOT_A_GROUP}(?:0{_AREA}[ -]|[({_FW_OPEN}]0{_AREA}[){_FW_CLOSE}][ ]?){_LOCAL}{_RIGHT}"
+            rf"{_NOT_GROUPED_ON}",
             0.5,
         ),
         (
@@ -389,7 +401,7 @@ PREFILTERS: dict[str, str] = {
 
 # Longest span of original text one finding can cover (for the streaming hold-back).
 MAX_MATCH_CHARS: dict[str, int] = {
-    "CN_RESIDENT_ID": 20,  # 110105 19491231 002X
+    "CN_RESIDENT_ID": 22,  # 1101 0519 4912 3100 2X
     "CN_MOBILE": 19,  # (+86) 138-0013-8000
     "CN_LANDLINE": 21,  # 0086-(0755)-8765-4321
     "CN_BANK_CARD": 23,  # 6222 0212 3456 7890 123

@@ -100,6 +100,8 @@ POSITIVES: list[tuple[str, str, tuple[str, ...], float]] = [
     ("CN_USCC", "Company 91110000600037341L registered", ("91110000600037341L",), 1.0),
     ("CN_USCC", f"税号{USCC_DIGITS}", (USCC_DIGITS,), 1.0),
     ("CN_USCC", "code 91350100m000100y43.", ("91350100m000100y43",), 1.0),
+    ("CN_RESIDENT_ID", "身份证 1101 0519 4912 3100 2X", ("1101 0519 4912 3100 2X",), 1.0),  # found by review
+    ("CN_RESIDENT_ID", "身份证 110105-19491231-002X", ("110105-19491231-002X",), 1.0),
     ("CN_PASSPORT", "护照号码E12345678，有效期十年", ("E12345678",), 0.65),
     ("CN_PASSPORT", "passport: EA1234567", ("EA1234567",), 0.65),
     ("CN_PASSPORT", "我的护照是G87654321", ("G87654321",), 0.65),
@@ -170,6 +172,9 @@ NEGATIVES: list[tuple[str, str]] = [
     ("CN_USCC", f"信用代码{ID_DIGITS}"),  # a valid resident ID
     ("CN_USCC", "信用代码X91350100M000100Y43"),
     ("CN_USCC", "订单号202311271234567890"),
+    ("CN_LANDLINE", "order 2024-0512-1381-2345"),  # one group of an order number (found by review)
+    ("CN_MOBILE", "batch 20240512-138-1234-5678"),
+    ("CN_MOBILE", "电话 138-1234-5678-9"),
     ("CN_PASSPORT", "E12345678"),  # no context
     ("CN_PASSPORT", "D1234567"),
     ("CN_PASSPORT", "护照E1234567"),
@@ -332,7 +337,7 @@ def test_prefilter_hits_inside_each_finding(entity: str, text: str, values: tupl
 @pytest.mark.parametrize(
     ("entity", "longest"),
     [
-        ("CN_RESIDENT_ID", "110105 19491231 002X"),
+        ("CN_RESIDENT_ID", "1101 0519 4912 3100 2X"),
         ("CN_MOBILE", "(+86)-138-0013-8000"),
         ("CN_LANDLINE", "0086-(0755)-8765-4321"),
         ("CN_BANK_CARD", grouped(CARD_19, "-")),
