@@ -54,6 +54,7 @@ from policies.normalize import (
     fold,
     fold_with_offsets,
     gap_count,
+    is_invisible,
     is_latin_word_char,
     symbols_as_separators,
     visible_separator_count,
@@ -328,9 +329,13 @@ class KeywordDetector:
         origin = offsets.original_indices(first, min(hit.end + 1, len(folded)))
         inner = origin[hit.start - first : hit.end - first]
         start, end = inner[0], inner[-1] + 1
-        for before, after in pairwise(inner):
+        for index, (before, after) in enumerate(pairwise(inner)):
             if after - before - 1 > self.max_gap and gap_count(text, before + 1, after) > self.max_gap:
                 return None
+            if (after - before > 1 and _apostrophes_only(text, before + 1, after)
+                    and is_latin_word_char(folded[hit.start + index])
+                    and is_latin_word_char(folded[hit.start + index + 1])):
+                return None  # a contraction is one word, not a spaced-out term: `he'll` is not `hell`
         if _inside_word(hit, text, folded, origin, inner):
             return None
         return start, end
@@ -338,12 +343,16 @@ class KeywordDetector:
 
 def _inside_word(hit: _Hit, text: str, folded: str, origin: list[int], inner: list[int]) -> bool:
     """Whether a Latin end of the term continues a word: `ass` in `class`, `sex` in `sexy`.
+    What follows an apostrophe after a letter is the end of a word, never a start (`what's
+    hit` holds no `shit`); a word may end before one (`shit's` holds `shit`).
 
     `origin` is `inner` (the original index of each matched character) with the original
     index of the folded characters just before and after the hit, where there are some.
     """
     before = hit.start > 0 and is_latin_word_char(folded[hit.start - 1])
-    if hit.flags & _LATIN_START and before and _joined(text, origin[0], inner[0]):
+    if hit.flags & _LATIN_START and before and (
+        _joined(text, origin[0], inner[0]) or _apostrophes_only(text, origin[0] + 1, inner[0])
+    ):
         return True
     after = hit.end < len(folded) and is_latin_word_char(folded[hit.end])
     return bool(hit.flags & _LATIN_END and after and _joined(text, inner[-1], origin[-1]))
@@ -353,6 +362,18 @@ def _joined(text: str, left: int, right: int) -> bool:
     """Whether original characters `left` <= `right` read as one word: the same character
     (a hit boundary inside an expansion such as ``ﬁ``) or only invisible ones between."""
     return visible_separator_count(text, left + 1, right) == 0
+
+
+#: Apostrophes as contractions and possessives write them: inside a word, not between words.
+_APOSTROPHES = frozenset("'\u2019\u02bc")
+
+
+def _apostrophes_only(text: str, start: int, end: int) -> bool:
+    """Whether `text[start:end]` holds an apostrophe and nothing else visible."""
+    between = text[start:end]
+    return any(ch in _APOSTROPHES for ch in between) and all(
+        ch in _APOSTROPHES or is_invisible(ch) for ch in between
+    )
 
 
 def _byte_to_char(encoded: str, positions: set[int]) -> dict[int, int]:

@@ -440,3 +440,21 @@ def test_too_many_category_sets_is_an_error(monkeypatch: pytest.MonkeyPatch) -> 
     KeywordDetector("kw", _terms([("a片", "x"), ("赌博", "y")]))  # sets: (), (x,), (y,)
     with pytest.raises(ValueError, match=r"more than 3 distinct combinations of categories and files"):
         KeywordDetector("kw", _terms([("a片", "x"), ("赌博", "y"), ("法轮功", "z")]))
+
+
+@pytest.mark.parametrize(
+    ("text", "spans"),
+    [
+        ("Tell him he'll be late.", []),  # a contraction is one word (found by review)
+        ("Tell him he\u2019ll be late.", []),
+        ("What's hit the charts?", []),  # nothing starts after an apostrophe inside a word
+        ("what the hell", [(9, 13)]),
+        ("the shit's here", [(4, 8)]),  # a word ends before a possessive
+        ("said 'shit' loudly", [(6, 10)]),  # quotes are not contractions
+        ("s h i t", [(0, 7)]),
+        ("sh.it", [(0, 5)]),
+    ],
+)
+def test_apostrophes_join_words(text: str, spans: list[tuple[int, int]]) -> None:
+    detector = KeywordDetector("kw", _terms([("hell", "x"), ("shit", "x")]))
+    assert [(f.start, f.end) for f in detector.detect(text)] == spans
