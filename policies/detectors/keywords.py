@@ -49,6 +49,7 @@ import ahocorasick
 from policies.findings import Finding
 from policies.lexicon import MAX_TERM_CHARS, START, Duplicates, FileMark, Term, read_lexicon
 from policies.normalize import (
+    CHUNK_CHARS,
     OffsetMap,
     counted_tail_start,
     fold,
@@ -285,10 +286,22 @@ class KeywordDetector:
     def _scan(self, text: str) -> list[Finding]:
         folded = fold(text)
         encoded = folded if folded.isascii() else folded.encode("utf-8").decode("latin-1")
-        raw_hits: list[tuple[int, int]] = list(self._automaton.iter(encoded))
+        raw_hits = self._walk(encoded)
         if not raw_hits:
             return []
         return self._findings(text, folded, self._decode(folded, encoded, raw_hits))
+
+    def _walk(self, encoded: str) -> list[tuple[int, int]]:
+        """The automaton's matches in `encoded`. A long text is fed a chunk at a time to one
+        search that keeps its state (`set`), so no C call holds the GIL for long."""
+        if len(encoded) <= CHUNK_CHARS:
+            return list(self._automaton.iter(encoded))
+        search = self._automaton.iter(encoded[:CHUNK_CHARS])
+        found = list(search)
+        for at in range(CHUNK_CHARS, len(encoded), CHUNK_CHARS):
+            search.set(encoded[at : at + CHUNK_CHARS])
+            found.extend(search)
+        return found
 
     def _decode(self, folded: str, encoded: str, raw_hits: list[tuple[int, int]]) -> list[_Hit]:
         """Automaton output (index of the last byte, packed value) -> spans of the folded text."""

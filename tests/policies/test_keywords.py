@@ -458,3 +458,14 @@ def test_too_many_category_sets_is_an_error(monkeypatch: pytest.MonkeyPatch) -> 
 def test_apostrophes_join_words(text: str, spans: list[tuple[int, int]]) -> None:
     detector = KeywordDetector("kw", _terms([("hell", "x"), ("shit", "x")]))
     assert [(f.start, f.end) for f in detector.detect(text)] == spans
+
+
+@given(st.text(alphabet=st.sampled_from("法轮功赌博bBaAdDwWoOrRsSeExX .™🇨🇳\u200b"), max_size=80))
+@settings(max_examples=200, deadline=None)
+def test_a_long_text_scanned_in_chunks_finds_what_one_pass_finds(text: str) -> None:
+    """Long texts are folded and walked a chunk at a time (no C call holds the GIL for long)."""
+    from unittest import mock
+
+    whole = DETECTOR.detect(text + " ")
+    with mock.patch("policies.normalize.CHUNK_CHARS", 5), mock.patch("policies.detectors.keywords.CHUNK_CHARS", 5):
+        assert DETECTOR.detect(text + " ") == whole
