@@ -90,18 +90,27 @@ prompt:
 """
 
 
-async def test_a_reload_rebuilds_only_the_changed_lexicon(tmp_path: Path) -> None:
-    """The big library's automaton and Presidio's recognizers are taken over, not rebuilt."""
-    (tmp_path / "library.txt").write_text("".join(f"libraryterm{i}\n" for i in range(1000)), encoding="utf-8")
+def two_lexicons(tmp_path: Path, library_terms: int) -> Path:
+    (tmp_path / "library.txt").write_text("".join(f"libraryterm{i}\n" for i in range(library_terms)), encoding="utf-8")
     path = write_policy(tmp_path, "1", "oldterm\n")
     path.write_text(TWO_LEXICONS, encoding="utf-8")
+    return path
+
+
+async def blocked_within(session: aiohttp.ClientSession, stack: Stack, text: str, seconds: float) -> None:
+    changed = time.monotonic()
+    while await ask(session, stack, text) != 400:
+        assert time.monotonic() - changed < seconds, f"not enforced within {seconds} s"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_reload_rebuilds_only_the_changed_lexicon(tmp_path: Path) -> None:
+    """The big library's automaton and Presidio's recognizers are taken over, not rebuilt."""
+    path = two_lexicons(tmp_path, 1000)
     async with proxy_stack(load_policy(path), policy_path=path, reload=0.2) as stack, aiohttp.ClientSession() as session:
         before = stack.state.policy
         (tmp_path / "words.txt").write_text("oldterm\nemergencyterm\n", encoding="utf-8")
-        deadline = time.monotonic() + 5
-        while await ask(session, stack, "say emergencyterm") != 400:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.05)
+        await blocked_within(session, stack, "say emergencyterm", 5.0)
         after = stack.state.policy
         assert after is not before
         assert after.detectors["library"] is before.detectors["library"]
@@ -112,17 +121,12 @@ async def test_a_reload_rebuilds_only_the_changed_lexicon(tmp_path: Path) -> Non
 
 async def test_a_term_appended_to_the_library_is_enforced_without_rebuilding_it(tmp_path: Path) -> None:
     """`printf 'term\\tA.1.h\\n' >> library.txt`: the library's automaton stays, the line goes beside it."""
-    (tmp_path / "library.txt").write_text("".join(f"libraryterm{i}\n" for i in range(20_000)), encoding="utf-8")
-    path = write_policy(tmp_path, "1", "oldterm\n")
-    path.write_text(TWO_LEXICONS, encoding="utf-8")
+    path = two_lexicons(tmp_path, 20_000)
     async with proxy_stack(load_policy(path), policy_path=path, reload=0.2) as stack, aiohttp.ClientSession() as session:
         before = stack.state.policy
         with (tmp_path / "library.txt").open("a", encoding="utf-8") as library:
             library.write("紧急违禁词\n")
-        added = time.monotonic()
-        while await ask(session, stack, "请说 紧急 违禁 词") != 400:
-            assert time.monotonic() - added < 2.0, "the appended term was not enforced within 2 s"
-            await asyncio.sleep(0.05)
+        await blocked_within(session, stack, "请说 紧急 违禁 词", 2.0)
         after = stack.state.policy
         assert getattr(after.detectors["library"], "base", None) is before.detectors["library"]
         assert after.detectors["pii"] is before.detectors["pii"]
