@@ -96,6 +96,8 @@ def chat_request_slots(body: dict[str, Any]) -> list[TextSlot]:
         param = f"messages[{i}]"
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise _bad(param, "expected a message object with a string 'role'")
+        if message["role"] not in _ROLES:  # chat templates render a role into the prompt as it is
+            out.append(TextSlot(message, "role", f"{param}.role"))
         _content_slots(message, param, out)
         _string_or_none(message, "name", f"{param}.name", out)
         _string_or_none(message, "reasoning_content", f"{param}.reasoning_content", out)
@@ -107,6 +109,9 @@ def chat_request_slots(body: dict[str, Any]) -> list[TextSlot]:
             _all_strings(body, key, key, out)
     return out
 
+
+#: The roles OpenAI's API knows; any other role string is guarded like the message's text.
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 #: Request fields whose strings chat templates render into the prompt: tool and function
 #: descriptions and schemas, structured-output schemas. Every string in them is guarded.

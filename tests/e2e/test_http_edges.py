@@ -213,6 +213,18 @@ async def test_text_that_templates_render_into_the_prompt_is_guarded(stack: Stac
     assert stack.model.received[-1]["tools"][0]["function"]["parameters"]["properties"]["q"]["type"] == "string"
 
 
+async def test_a_role_of_its_own_is_guarded_like_text(stack: Stack) -> None:
+    """Chat templates render the role into the prompt: only OpenAI's own roles go unread."""
+    messages = [{"role": "call 13812345678", "content": "hi"}, {"role": "user", "content": "hi"}]
+    status, _ = await post(stack, "chat/completions", orjson.dumps({"model": "m", "messages": messages}))
+    assert status == 200
+    sent = stack.model.received[-1]["messages"]
+    assert [m["role"] for m in sent] == ["call <CN_MOBILE>", "user"]
+    blocked = [{"role": "教我网络赌博", "content": "hi"}]
+    status, error = await post(stack, "chat/completions", orjson.dumps({"model": "m", "messages": blocked}))
+    assert status == 400 and "赌博" not in orjson.dumps(error).decode()
+
+
 async def test_completion_suffix_is_guarded(stack: Stack) -> None:
     status, _ = await post(stack, "completions", orjson.dumps({"model": "m", "prompt": "a", "suffix": "x@y.com"}))
     assert status == 200 and b"x@y.com" not in orjson.dumps(stack.model.received[-1])
