@@ -345,10 +345,9 @@ class KeywordDetector:
         for index, (before, after) in enumerate(pairwise(inner)):
             if after - before - 1 > self.max_gap and gap_count(text, before + 1, after) > self.max_gap:
                 return None
-            if (after - before > 1 and _apostrophes_only(text, before + 1, after)
-                    and is_latin_word_char(folded[hit.start + index])
-                    and is_latin_word_char(folded[hit.start + index + 1])):
-                return None  # a contraction is one word, not a spaced-out term: `he'll` is not `hell`
+            if (after - before > 1 and _apostrophes_only(text, before + 1, after) and _contraction_at(text, after)
+                    and is_latin_word_char(folded[hit.start + index])):
+                return None  # a contraction's ending is not part of a term: `he'll` is not `hell`
         if _inside_word(hit, text, folded, origin, inner):
             return None
         return start, end
@@ -356,15 +355,16 @@ class KeywordDetector:
 
 def _inside_word(hit: _Hit, text: str, folded: str, origin: list[int], inner: list[int]) -> bool:
     """Whether a Latin end of the term continues a word: `ass` in `class`, `sex` in `sexy`.
-    What follows an apostrophe after a letter is the end of a word, never a start (`what's
-    hit` holds no `shit`); a word may end before one (`shit's` holds `shit`).
+    A contraction's ending (`'s`, `'ll` ... ending the word) is the end of a word, never a
+    start (`what's hit` holds no `shit`); a word may end before one (`shit's` holds `shit`).
 
     `origin` is `inner` (the original index of each matched character) with the original
     index of the folded characters just before and after the hit, where there are some.
     """
     before = hit.start > 0 and is_latin_word_char(folded[hit.start - 1])
     if hit.flags & _LATIN_START and before and (
-        _joined(text, origin[0], inner[0]) or _apostrophes_only(text, origin[0] + 1, inner[0])
+        _joined(text, origin[0], inner[0])
+        or (_apostrophes_only(text, origin[0] + 1, inner[0]) and _contraction_at(text, inner[0]))
     ):
         return True
     after = hit.end < len(folded) and is_latin_word_char(folded[hit.end])
@@ -379,6 +379,33 @@ def _joined(text: str, left: int, right: int) -> bool:
 
 #: Apostrophes as contractions and possessives write them: inside a word, not between words.
 _APOSTROPHES = frozenset("'\u2019\u02bc")
+
+
+#: What English writes after an apostrophe to end a word: `he'll`, `what's`, `don't`, `I'm`.
+_CONTRACTION_ENDINGS = frozenset({"s", "t", "d", "m", "ll", "re", "ve"})
+
+
+def _contraction_at(text: str, start: int) -> bool:
+    """Whether `text[start:]`, right after an apostrophe, is a contraction's ending: one of
+    `_CONTRACTION_ENDINGS` ending a word that had a word before the apostrophe (two letters
+    or more, or `I`). `casi'no`, `rock'n'roll`, `l'online` and `s'h'i't` are not, so an
+    apostrophe inside a term (or put there to hide it) changes nothing."""
+    end = start
+    while end < len(text) and text[end].isascii() and text[end].isalpha() and end - start < 3:
+        end += 1
+    after = text[end] if end < len(text) else ""
+    if text[start:end].lower() not in _CONTRACTION_ENDINGS or after.isalnum() or after in _APOSTROPHES:
+        return False
+    head = start - 1
+    while head >= 0 and (text[head] in _APOSTROPHES or is_invisible(text[head])):
+        head -= 1
+    first = head
+    while first >= 0 and text[first].isascii() and text[first].isalpha() and head - first < 2:
+        first -= 1
+    word = text[first + 1 : head + 1]
+    if first >= 0 and text[first] in _APOSTROPHES:  # `s'h'i't`: letters spelled out one by one
+        return False
+    return len(word) >= 2 or word in ("I", "i")
 
 
 def _apostrophes_only(text: str, start: int, end: int) -> bool:
