@@ -48,13 +48,14 @@ _FW_OPEN = "\N{FULLWIDTH LEFT PARENTHESIS}"
 _FW_CLOSE = "\N{FULLWIDTH RIGHT PARENTHESIS}"
 _LEFT = r"(?<![0-9A-Za-z])(?<![0-9][.])"  # not inside a token, nor after "1." (versions)
 _RIGHT = r"(?![0-9A-Za-z])(?![.][0-9])"
-# Not one group of a longer dash-joined run of digit groups: `2024-0512-1381-2345` is an
-# order number, not the landline 0512-1381-2345 (nor `20240512-138-1234-5678` a mobile).
-_NOT_A_GROUP = r"(?<![0-9]-)"
-_NOT_GROUPED_ON = r"(?!-[0-9])"
+# Not the second group of a dash-joined run of short digit groups: `2024-0512-1381-2345` is an
+# order number, not the landline 0512-1381-2345 (nor `20240512-138-1234-5678` a mobile). After
+# a whole number (`13812345678-13987654321`) or before an extension (`010-87654321-8001`), a
+# number is still one.
+_NOT_A_GROUP = r"(?<!(?<![0-9])[0-9]{1,8}-)"
 _DATE8 = r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 _DATE6 = r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
-_MOBILE_PREFIX = r"(?:(?:\+|00)86[ -]?|\(\+?86\)[ -]?|86)"
+_MOBILE_PREFIX = r"(?:(?:\+|00)86[ -]?|\(\+?86\)[ -]?|86[ -]?)"
 _MOBILE_SEGMENT = r"1(?:3[0-9]|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8[0-9]|9[0-35-9])"
 _AREA = r"(?:10|2[0-9]|[3-9][0-9]{2})"  # area code without its trunk 0
 _LOCAL = r"[1-9][0-9]{2,3}[ -]?[0-9]{4}"
@@ -196,8 +197,7 @@ class MobileRecognizer(ChineseIdRecognizer):
     PATTERNS = (
         (
             "cn_mobile",
-            rf"{_LEFT}{_NOT_A_GROUP}{_MOBILE_PREFIX}?{_MOBILE_SEGMENT}[ -]?[0-9]{{4}}[ -]?[0-9]{{4}}{_RIGHT}"
-            rf"{_NOT_GROUPED_ON}",
+            rf"{_LEFT}{_NOT_A_GROUP}{_MOBILE_PREFIX}?{_MOBILE_SEGMENT}[ -]?[0-9]{{4}}[ -]?[0-9]{{4}}{_RIGHT}",
             0.6,
         ),
     )
@@ -218,8 +218,7 @@ class LandlineRecognizer(ChineseIdRecognizer):
     PATTERNS = (
         (
             "cn_landline",
-            rf"{_LEFT}{_NOT_A_GROUP}(?:0{_AREA}[ -]|[({_FW_OPEN}]0{_AREA}[){_FW_CLOSE}][ ]?){_LOCAL}{_RIGHT}"
-            rf"{_NOT_GROUPED_ON}",
+            rf"{_LEFT}{_NOT_A_GROUP}(?:0{_AREA}[ -]|[({_FW_OPEN}]0{_AREA}[){_FW_CLOSE}][ ]?){_LOCAL}{_RIGHT}",
             0.5,
         ),
         (
