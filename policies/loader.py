@@ -24,6 +24,7 @@ from policies.config import (
     PatternsSpec,
     PiiSpec,
     PolicyError,
+    PolicySpec,
     read_spec,
     resolve_path,
 )
@@ -32,15 +33,17 @@ from policies.detectors.base import Detector
 from policies.detectors.keyword_appends import MAX_APPENDED_LINES, AppendedKeywords
 from policies.detectors.keywords import KeywordDetector, KnownKeyChanged
 from policies.engine import Policy
+from policies.findings import Action
 from policies.lexicon import FileMark
 from policies.taxonomy import CATEGORIES
 
 log = logging.getLogger(__name__)
 
 
-def load_policy(path: Path | str | None = None, reuse: Policy | None = None) -> Policy:
+def load_policy(path: Path | str | None = None, reuse: Policy | None = None, require_salt: bool = True) -> Policy:
     """Compile the policy at `path` (the shipped default pack when None), taking over the
-    detectors of `reuse` whose inputs have not changed.
+    detectors of `reuse` whose inputs have not changed. Without `require_salt` (a check run
+    away from production) a hash-style rule loads without its salt; see `missing_salt`.
 
     Raises `PolicyError` naming the file and the detector or rule at fault; nothing is left
     half-built, so a failed reload can keep the old policy serving.
@@ -69,14 +72,21 @@ def load_policy(path: Path | str | None = None, reuse: Policy | None = None) -> 
         except (ValueError, OSError) as exc:
             raise PolicyError(f"{path}: detector {name!r}: {exc}") from None
     salt = os.environ.get(spec.hash_salt_env, "").encode("utf-8")
-    hashing = [rule.id for rule in (*spec.prompt, *spec.completion) if rule.style is RedactStyle.HASH]
-    if hashing and not salt:
-        # Without a key, anyone can hash every mobile number and read the redacted ones back.
-        raise PolicyError(
-            f"{path}: rule {hashing[0]!r} redacts with style 'hash', but ${spec.hash_salt_env} is unset or "
-            f"empty; set it to a long random secret (for example `openssl rand -hex 32`) and keep it private"
-        )
+    problem = missing_salt(spec, salt)
+    if problem and require_salt:
+        raise PolicyError(f"{path}: {problem}")
     return Policy(spec, detectors, files=[path, *_referenced_files(spec, base_dir)], salt=salt, inputs=inputs)
+
+
+def missing_salt(spec: PolicySpec, salt: bytes) -> str | None:
+    """Why the policy cannot redact as it says without a salt, if it cannot: without a key,
+    anyone can hash every mobile number and read the redacted ones back."""
+    hashing = [rule.id for rule in (*spec.prompt, *spec.completion)
+               if rule.action is Action.REDACT and rule.style is RedactStyle.HASH]
+    if not hashing or salt:
+        return None
+    return (f"rule {hashing[0]!r} redacts with style 'hash', but ${spec.hash_salt_env} is unset or empty; "
+            "set it to a long random secret (for example `openssl rand -hex 32`) and keep it private")
 
 
 def detector_inputs(spec: object, base_dir: Path) -> DetectorInputs:

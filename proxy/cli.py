@@ -141,14 +141,18 @@ def _serve_one(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
+    from policies.loader import missing_salt
     from policies.taxonomy import coverage_warnings
 
     try:
-        policy = load_policy(args.file)
+        policy = load_policy(args.file, require_salt=False)  # checked where production secrets are not
     except PolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"policy {policy.name} version {policy.version}: OK")
+    problem = missing_salt(policy.spec, policy.salt)
+    if problem:
+        print(f"  warning: {problem}; the proxy will not load this policy without it")
     keys: dict[str, set[str]] = {}  # category -> its distinct terms, over every keyword detector
     for name, detector in policy.detectors.items():
         print(f"  detector {name}: {type(detector).__name__}, longest match {detector.max_match_chars} chars")
@@ -251,6 +255,8 @@ def scan(args: argparse.Namespace) -> int:
         except _BadLine as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except BrokenPipeError:
+            raise  # the reader of our output left (`| head`): see `main`
         except OSError as exc:
             print(f"error: {name}: {exc.strerror or exc}", file=sys.stderr)
             return 2

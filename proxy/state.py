@@ -19,8 +19,8 @@ from proxy.upstream import Upstream, UpstreamConfig
 
 MAX_MODEL_LABELS = 50
 MAX_MODEL_NAMES_KNOWN = 1024
-#: What a model id looks like: letters, digits and `._:/+-`, no spaces, at most 128 characters.
-MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+-]{0,127}")
+#: What a model id looks like: letters, digits and `._:/@+-`, no spaces, at most 128 characters.
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ class ProxyState:
         self.metrics.policy_info.labels(policy.name, policy.version).set(1)
         self.metrics.policy_terms.set(policy.term_count)
         self.policy = policy
+        self._model_names.clear()  # a term or pattern of the new policy may be in a name already seen
 
     def model_label(self, model: object) -> str:
         """A bounded metric label: model names the upstream itself reported, else 'other'."""
@@ -94,7 +95,7 @@ class ProxyState:
 
         The name comes from the client, and many model servers echo it back, so it may hold
         anything: only a name shaped like a model id (`Qwen2.5-7B-Instruct`, `gpt-4o-mini`) in
-        which the policy finds nothing (a phone number is shaped like one) is shown."""
+        which the default policy finds nothing (a phone number is shaped like one) is shown."""
         if not isinstance(model, str):
             return "other"
         fit = self._model_names.get(model)

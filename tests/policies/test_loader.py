@@ -170,6 +170,14 @@ def test_hash_style_needs_a_salt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("GUARDRAIL_HASH_SALT", raising=False)
     with pytest.raises(PolicyError, match=r"rule 'hash-pii' .*\$GUARDRAIL_HASH_SALT is unset or empty"):
         load_policy(path)
+    assert load_policy(path, require_salt=False).salt == b""  # `check`, away from production secrets
     monkeypatch.setenv("GUARDRAIL_HASH_SALT", "a-long-random-secret")
     redacted = load_policy(path).evaluate("手机 13812345678", Direction.PROMPT).text
     assert redacted.startswith("手机 <CN_MOBILE:") and "13812345678" not in redacted
+
+
+def test_only_a_redacting_hash_rule_needs_the_salt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(HASHING.replace("action: redact", "action: monitor"), encoding="utf-8")
+    monkeypatch.delenv("GUARDRAIL_HASH_SALT", raising=False)
+    assert load_policy(path).name == "h"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,16 @@ def test_check_counts_a_lexicon_shared_by_two_detectors_once(tmp_path: Path) -> 
     assert out.returncode == 0, out.stderr
     assert "lexicon terms: 6001" in out.stdout and "A.1.a: 6001" in out.stdout
     assert "keyword library: 6001 terms in all, the standard asks for at least 10000" in out.stdout
+
+
+def test_check_warns_of_a_missing_hash_salt_without_failing(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text("name: p\nversion: '1'\ndetectors: {pii: {type: pii}}\n"
+                      "prompt: [{id: hash-pii, detector: pii, action: redact, style: hash}]\n", encoding="utf-8")
+    out = subprocess.run([*CLI, "check", str(policy)], capture_output=True, text=True, timeout=120,
+                         env={k: v for k, v in os.environ.items() if k != "GUARDRAIL_HASH_SALT"})
+    assert out.returncode == 0, out.stderr
+    assert "warning: rule 'hash-pii' redacts with style 'hash', but $GUARDRAIL_HASH_SALT is unset" in out.stdout
 
 
 def test_check_names_the_problem(tmp_path: Path) -> None:
@@ -101,7 +112,14 @@ def test_invalid_utf8_input_is_named(tmp_path: Path) -> None:
     assert out.returncode == 2 and f"{plain}: line 2: invalid UTF-8 (byte 0xfe)" in out.stderr
 
 
-def test_a_closed_pipe_is_not_an_error() -> None:
-    shell = f"{sys.executable} -m proxy.cli check policies/packs/default.yaml | head -1"
-    out = subprocess.run(shell, shell=True, capture_output=True, text=True, timeout=120)
-    assert out.stdout.startswith("policy default") and "Traceback" not in out.stderr and "Error" not in out.stderr
+@pytest.mark.parametrize(
+    ("command", "first"),
+    [("check policies/packs/default.yaml", "policy default"),
+     ("scan --jsonl", '{"action":"redact"')],
+)
+def test_a_closed_pipe_is_not_an_error(command: str, first: str) -> None:
+    lines = "".join('{"text": "call 13812345678"}\n' for _ in range(20_000))  # more than a pipe holds
+    shell = f"{sys.executable} -m proxy.cli {command} | head -1; echo \"status ${{PIPESTATUS[0]}}\""
+    out = subprocess.run(["bash", "-c", shell], input=lines, capture_output=True, text=True, timeout=300)
+    assert out.stdout.startswith(first) and out.stdout.endswith("status 0\n"), out.stdout[-200:]
+    assert "Traceback" not in out.stderr and "error" not in out.stderr.lower(), out.stderr
