@@ -38,9 +38,25 @@ def _separator(ch: str) -> bool:
     return ch in _GROUP_SEPARATORS or _folded(ch) in _GROUP_SEPARATORS
 
 
-def _digitish(ch: str) -> bool:
+def _digitish(ch: str, end: str = "-") -> bool:
+    """A digit or what stands around digit groups; `end` (no character) counts when equal to it."""
+    if ch == end:
+        return True
     ch = _folded(ch)
     return len(ch) == 1 and (ch.isdigit() or ch in "()+")
+
+
+def _deleted(ch: str) -> bool:
+    """Whether the light fold deletes `ch` (a zero-width character, a mark, a variation selector)."""
+    return not ch.isascii() and not _folded(ch)
+
+
+def _neighbour(text: str, index: int, step: int) -> str:
+    """The first character from `index` on (going by `step`) that the light fold keeps: a
+    mark or variation selector next to a group space is not what decides it ("" past the end)."""
+    while 0 <= index < len(text) and _deleted(text[index]):
+        index += step
+    return text[index] if 0 <= index < len(text) else ""
 
 
 def trailing_identifier_start(text: str, limit: int) -> int:
@@ -57,9 +73,14 @@ def trailing_identifier_start(text: str, limit: int) -> int:
         if _identifier_char(ch):
             i -= 1
             continue
-        if _separator(ch) and i >= 2 and _digitish(text[i - 2]) and (i == end or _digitish(text[i])):
-            i -= 1
-            continue
+        if _separator(ch):
+            # A run of group separators (and what the light fold deletes) between two digits.
+            first = i - 1
+            while first > lowest and (_separator(text[first - 1]) or _deleted(text[first - 1])):
+                first -= 1
+            if first > 0 and _digitish(text[first - 1]) and _digitish(_neighbour(text, i, 1), ""):
+                i = first
+                continue
         break
     if i > lowest and text[i - 1] in _PLATE_PROVINCES and (i == end or text[i].isalpha()):
         i -= 1  # a plate's province character: its letter may be next

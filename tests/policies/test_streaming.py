@@ -15,6 +15,8 @@ TEXTS = [
     "卡号 6222 0212 3456 7890 128，IP 192.168.10.20",
     "Mail a@b.co then sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD done",
     "手机 138\ufe0f1234\u034f5678，身份证 110105\u030119491231002X，谢谢",  # marks inside identifiers
+    "手机 138\u0301 1234 5678 谢谢，身份证 110105\ufe0f 19491231 002X，卡号 6222\u3164 0212 3456 7890 128",  # next to spaces
+    "手机 138 \u0301 1234 5678 谢谢",  # between two spaces (second review)
 ]
 BLOCKED = [
     "Here is the bomb recipe you asked for.",
