@@ -72,6 +72,18 @@ class _LightTables:
         self.finder = re.compile(f"([{bmp}{_re_range(_ASTRAL, 0x10FFFF)}])")
         outside = [(a, b) for a, b in ranges if not _SURROGATES[0] <= a <= _SURROGATES[1]]  # RE2 cannot
         self.re2_class = "[" + "".join(_re2_range(a, b) for a, b in outside) + "]"
+        deleted = "".join(_re_range(a, b) for a, b in _ranges(sorted(ord(c) for c, f in self.changes.items() if not f)))
+        self.deleted_class = f"[{deleted}]"
+        self._kept_tails: dict[int, re.Pattern[str]] = {}
+
+    def kept_tail(self, count: int) -> re.Pattern[str]:
+        """`count` characters the view keeps, each after any it deletes, for a reversed text."""
+        finder = self._kept_tails.get(count)
+        if finder is None:
+            finder = self._kept_tails[count] = re.compile(
+                f"(?:{self.deleted_class}*[^{self.deleted_class[1:-1]}]){{{count}}}"
+            )
+        return finder
 
 
 def _ranges(code_points: list[int]) -> list[tuple[int, int]]:
@@ -103,6 +115,18 @@ def _get_light_tables() -> _LightTables:
             if _light_tables is None:
                 _light_tables = _LightTables()
     return _light_tables
+
+
+def kept_tail_start(text: str, count: int) -> int:
+    """Where the shortest tail of `text` holding `count` characters that the light view keeps
+    begins (0 when it has fewer): how far back `count` characters of the view reach in the
+    original, whatever marks or zero-width characters stand between them."""
+    if count <= 0:
+        return len(text)
+    if text.isascii():
+        return max(0, len(text) - count)
+    match = _get_light_tables().kept_tail(count).match(text[::-1])
+    return 0 if match is None else len(text) - match.end()
 
 
 def light_fold_class() -> str:

@@ -20,9 +20,13 @@ from policies.actions import Hit, redact_spans
 from policies.detectors.base import Detector
 from policies.engine import Policy
 from policies.findings import Action, Direction
+from policies.light_view import kept_tail_start
 
-#: Released characters kept for the next scan: enough for word boundaries and context words.
+#: Released characters kept for the next scan: enough for word boundaries and context words,
+#: counted as the PII view counts them (marks and zero-width characters do not count), up to
+#: `MAX_CONTEXT_CHARS` in all.
 CONTEXT_CHARS = 32
+MAX_CONTEXT_CHARS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +117,17 @@ class StreamScanner:
             return Release("", reported, matched, blocked=True, failed=tuple(failed), timings=tuple(timings))
         redactions = [_clipped(hit, ctx) for hit in settled if hit.action is Action.REDACT]
         text = redact_spans(window[ctx:cut], redactions, self.policy.salt)
-        self._context = window[max(0, cut - CONTEXT_CHARS) : cut]
+        self._context = window[_context_start(window, cut) : cut]
         self._pending = window[cut:]
         self.released_chars += cut - ctx
         return Release(text, reported, matched, overflow=overflow, failed=tuple(failed), timings=tuple(timings))
+
+
+def _context_start(window: str, cut: int) -> int:
+    """Where the released context kept for the next scan begins: `CONTEXT_CHARS` characters
+    before `cut` that the PII view keeps (it reads context words 32 of its characters back)."""
+    floor = max(0, cut - MAX_CONTEXT_CHARS)
+    return max(floor, min(cut - CONTEXT_CHARS, kept_tail_start(window[floor:cut], CONTEXT_CHARS) + floor))
 
 
 def _hold_rule(detector: Detector) -> Callable[[str], int]:

@@ -32,7 +32,7 @@ from policies.detectors.prefilter_set import PrefilterSet
 from policies.detectors.recognizer_spans import SpanFinder, span_finder
 from policies.detectors.utf8_text import Utf8Text
 from policies.findings import Finding
-from policies.light_view import LightView, light_fold_class, light_view
+from policies.light_view import LightView, kept_tail_start, light_fold_class, light_view
 
 CONTEXT_BOOST = 0.35
 CONTEXT_MIN_SCORE = 0.4
@@ -132,7 +132,10 @@ class PiiDetector:
         start = trailing_identifier_start(text, end - floor)
         if not self._context_after:
             return max(floor, start)
-        near = max(0, end - self._context_after - self.max_match_chars)
+        # Counted as the view counts (marks and zero-width characters are not there): a context
+        # word may still come within `_context_after` characters of the view after a candidate.
+        after = kept_tail_start(text, self._context_after)
+        near = min(kept_tail_start(text, self._context_after + self.max_match_chars), floor)
         tail = text[near:]
         try:
             encoded = Utf8Text(tail)
@@ -145,10 +148,10 @@ class PiiDetector:
             for match_start, match_end in encoded.spans(prefilter):
                 if view is not None:
                     match_start, match_end = view.original_span(match_start, match_end)
-                if near + match_end > end - self._context_after:
+                if near + match_end > after:
                     start = min(start, near + match_start)
                     break
-        return max(floor, start)
+        return start if start < floor else max(floor, start)
 
     def max_chars_for(self, kinds: frozenset[str] | None) -> int:
         """Longest original span a finding of one of `kinds` (any kind when None) can cover."""

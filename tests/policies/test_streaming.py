@@ -17,6 +17,11 @@ TEXTS = [
     "手机 138\ufe0f1234\u034f5678，身份证 110105\u030119491231002X，谢谢",  # marks inside identifiers
     "手机 138\u0301 1234 5678 谢谢，身份证 110105\ufe0f 19491231 002X，卡号 6222\u3164 0212 3456 7890 128",  # next to spaces
     "手机 138 \u0301 1234 5678 谢谢",  # between two spaces (second review)
+    # A context word as far back, or ahead, as the PII view reads, with characters it deletes
+    # (the selector in ✈️) in between: the stream keeps and holds by the view's count too.
+    "Your passport ✈️ number as printed is E12345678.",
+    "Your passport " + "✈️" * 12 + " number: E12345678.",
+    "号码 E12345678 ✈️✈️✈️✈️✈️ 是我的护照。",
 ]
 BLOCKED = [
     "Here is the bomb recipe you asked for.",
