@@ -7,7 +7,7 @@ import re2
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policies.light_view import LIGHT_KEPT, light_fold, light_fold_class, light_view
+from policies.light_view import LIGHT_KEPT, kept_tail_start, light_fold, light_fold_class, light_view
 
 # (original, view, whether positions are unchanged)
 CASES: list[tuple[str, str, bool]] = [
@@ -82,3 +82,13 @@ def test_the_re2_class_matches_exactly_the_changed_characters() -> None:
 
 def test_kept_punctuation_is_what_chinese_sentences_use() -> None:
     assert {light_fold(c) for c in LIGHT_KEPT} == set(LIGHT_KEPT)
+
+
+@pytest.mark.parametrize(
+    ("text", "count", "start"),
+    [("abc", 2, 1), ("ab", 5, 0), ("a\u0301b\u0301c", 2, 2), ("护照 ✈\ufe0f号", 3, 2), ("x\u200b\u200b\u200by", 2, 0), ("abc", 0, 3)],
+)
+def test_kept_tail_start_counts_what_the_view_keeps(text: str, count: int, start: int) -> None:
+    assert kept_tail_start(text, count) == start
+    if start:
+        assert len(light_fold(text[start:])) == count
