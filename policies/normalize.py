@@ -50,6 +50,11 @@ _PICTURE_CATEGORIES = frozenset({"So", "Sk"})
 # Symbols and numbers that are not digits (superscripts, circled numbers, fractions): where
 # they fold to letters or digits, they may be a spelling (`🇧 🇦 🇩`) or a decoration (`™`).
 _SYMBOL_CATEGORIES = frozenset({"So", "Sk", "No"})
+# Symbols that are a Latin letter in a frame (ⓐ ⒜ 🄰 🅰): they spell, whatever stands around them.
+_SPELLING_SYMBOL = re.compile(r"\bLATIN (?:CAPITAL |SMALL )?LETTER [A-Z]$")
+# What a decoration reads as in the second keyword scan: a picture, which parts words but does
+# not count towards a term's gap, so `网络🇨🇳🇺🇸赌博` and `on™™line` still hit.
+_DECORATION = "\u25c6"
 # Default-ignorable letters (Unicode DerivedCoreProperties) that render as nothing.
 _INVISIBLE_LETTERS = frozenset({0x115F, 0x1160, 0x3164, 0xFFA0})
 _TABLE_END = 0xE1000  # past the last default-ignorable (plane 14); higher code points fold to themselves
@@ -90,11 +95,12 @@ class _Tables:
             if folded != ch:
                 self.fold[cp] = folded or None
         self.invisible = frozenset(invisible)
-        # Symbols that fold to letters or digits (™ -> tm, ① -> 1, 🇨 -> c), as '•': see
-        # `symbols_as_separators`.
+        # Symbols that fold to letters or digits but decorate rather than spell (™ -> tm,
+        # ① -> 1, the regional indicators of a flag), as a picture: see `symbols_as_separators`.
         self.symbol_letters = {
-            cp: "\u2022" for cp in range(0x80, _TABLE_END)
+            cp: _DECORATION for cp in range(0x80, _TABLE_END)
             if isinstance(self.fold[cp], str) and unicodedata.category(chr(cp)) in _SYMBOL_CATEGORIES
+            and not _SPELLING_SYMBOL.search(unicodedata.name(chr(cp), ""))
         }
         self.symbol_letter_finder = re.compile(f"[{_class_of(sorted(self.symbol_letters))}]")
         # The same class for RE2 on UTF-8: several times faster than `re` on CJK text.
@@ -220,11 +226,12 @@ def visible_separator_count(text: str, start: int, end: int) -> int:
 
 
 def symbols_as_separators(text: str) -> str | None:
-    """`text` with every symbol that folds to letters or digits (``™``, ``①``, ``²``, the
-    regional indicators of a flag such as ``🇨🇳``) replaced by a bullet, a visible separator;
-    None when it has none. Keyword matching reads both: as letters they may spell a term
-    (``🇧 🇦 🇩``), as decorations they must not break one (``网络🇨🇳赌博``, ``casino™``).
-    Each replacement is one character for one, so offsets are the same in both."""
+    """`text` with every symbol that folds to letters or digits but is no framed letter
+    (``™``, ``①``, ``²``, the regional indicators of a flag such as ``🇨🇳``) replaced by a
+    picture (◆), which parts words and counts towards no gap; None when it has none. Keyword
+    matching reads both: as letters they may spell a term (``🇧 🇦 🇩``), as decorations they
+    must not break one (``网络🇨🇳赌博``, ``casino™``, ``ⓑⓞⓜⓑ ⓡⓔⓒⓘⓟⓔ™``). Each replacement is
+    one character for one, so offsets are the same in both."""
     global _last_separated
     if text.isascii():
         return None

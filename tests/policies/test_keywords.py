@@ -114,6 +114,9 @@ def _redact(text: str, detector: KeywordDetector = DETECTOR) -> str:
         ("casino™ sites", [(0, 6, "A.1.h")]),
         ("casino² or ①casino", [(0, 6, "A.1.h"), (12, 18, "A.1.h")]),
         ("🇧 🇦 🇩 word", [(0, 10, "A.2.c")]),  # regional indicators spelled out still read as letters
+        ("赌🇨🇳🇺🇸博", [(0, 6, "A.1.h")]),  # decorations count towards no gap (second review)
+        ("cas™™™™ino", [(0, 10, "A.1.h")]),
+        ("ⓑⓐⓓⓦⓞⓡⓓ™", [(0, 7, "A.2.c")]),  # framed letters spell, the ™ after them decorates
     ],
 )
 def test_evasions_are_caught_with_exact_spans(text: str, expected: list[tuple[int, int, str]]) -> None:
