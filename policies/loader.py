@@ -61,12 +61,16 @@ def load_policy(path: Path | str | None = None, reuse: Policy | None = None, req
             if reuse is not None and inputs[name] is not None and previous == inputs[name]:
                 detectors[name] = reuse.detectors[name]
                 continue
+            layered = None
             if reuse is not None and isinstance(detector_spec, KeywordsSpec):
                 layered = _with_appended_lines(reuse.detectors.get(name), previous, inputs[name], base_dir, categories)
-                if layered is not None:
-                    detectors[name] = layered
-                    continue
-            detectors[name] = DETECTOR_TYPES[detector_spec.type](name, detector_spec, base_dir, categories)
+            detectors[name] = layered if layered is not None else DETECTOR_TYPES[detector_spec.type](
+                name, detector_spec, base_dir, categories
+            )
+            if inputs[name] is not None and detector_inputs(detector_spec, base_dir) != inputs[name]:
+                # A file changed while it was read (a lexicon being written): what was built
+                # matches neither state, so the next reload builds it whole, whatever it finds.
+                inputs[name] = None
         except PolicyError:
             raise
         except (ValueError, OSError) as exc:

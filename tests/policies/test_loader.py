@@ -181,3 +181,28 @@ def test_only_a_redacting_hash_rule_needs_the_salt(tmp_path: Path, monkeypatch: 
     path.write_text(HASHING.replace("action: redact", "action: monitor"), encoding="utf-8")
     monkeypatch.delenv("GUARDRAIL_HASH_SALT", raising=False)
     assert load_policy(path).name == "h"
+
+
+def test_a_file_that_changes_while_it_is_read_is_built_whole_next_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A half-written line read into an automaton must not stay there under later appends."""
+    from policies.detectors import keywords
+
+    first = load_policy(write(tmp_path))
+    big = tmp_path / "big.txt"
+    append(big, "urgentterm\n")
+    real = keywords.read_lexicon
+
+    def read_then_write(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        yield from real(*args, **kwargs)  # type: ignore[arg-type]
+        if str(args[0]).endswith("big.txt") and "half" not in big.read_text(encoding="utf-8"):
+            append(big, "halfwritten\n")  # the writer goes on while the build reads
+
+    monkeypatch.setattr(keywords, "read_lexicon", read_then_write)
+    second = load_policy(tmp_path / "policy.yaml", reuse=first)
+    assert second.inputs["big"] is None  # what was read is no state of the file
+    monkeypatch.setattr(keywords, "read_lexicon", real)
+    third = load_policy(tmp_path / "policy.yaml", reuse=second)
+    assert type(third.detectors["big"]) is KeywordDetector  # built whole, not layered
+    assert third.evaluate("say halfwritten", Direction.PROMPT).action is Action.BLOCK
