@@ -20,7 +20,7 @@ from policies.actions import Hit, redact_spans
 from policies.detectors.base import Detector
 from policies.engine import Policy
 from policies.findings import Action, Direction
-from policies.light_view import kept_tail_start
+from policies.light_view import kept_tail_start, light_fold
 
 #: Released characters kept for the next scan: enough for word boundaries and context words,
 #: counted as the PII view counts them (marks and zero-width characters do not count), up to
@@ -63,6 +63,7 @@ class StreamScanner:
         self._active = bool(policy.stages(direction))
         self._holds = [_hold_rule(stage.detector) for stage in policy.stages(direction) if stage.changes_text]
         self._context = ""
+        self._context_short = False
         self._pending = ""
         self.blocked = False
         self.released_chars = 0
@@ -89,6 +90,11 @@ class StreamScanner:
         return self._release(final=True)
 
     def _release(self, final: bool) -> Release:
+        if self._context_short and self.policy.spec.stream.on_overflow == "block":
+            # The text sent last ended in more characters the PII view deletes than the context
+            # kept for this scan can hold: a context word before them would go unseen here.
+            self.blocked = True
+            return Release("", blocked=True, overflow=True)
         ctx = len(self._context)
         window = self._context + self._pending
         hits, failed, timings = self.policy.detect(window, self.direction)
@@ -117,17 +123,22 @@ class StreamScanner:
             return Release("", reported, matched, blocked=True, failed=tuple(failed), timings=tuple(timings))
         redactions = [_clipped(hit, ctx) for hit in settled if hit.action is Action.REDACT]
         text = redact_spans(window[ctx:cut], redactions, self.policy.salt)
-        self._context = window[_context_start(window, cut) : cut]
+        start, self._context_short = _context_start(window, cut)
+        self._context = window[start:cut]
         self._pending = window[cut:]
         self.released_chars += cut - ctx
         return Release(text, reported, matched, overflow=overflow, failed=tuple(failed), timings=tuple(timings))
 
 
-def _context_start(window: str, cut: int) -> int:
+def _context_start(window: str, cut: int) -> tuple[int, bool]:
     """Where the released context kept for the next scan begins: `CONTEXT_CHARS` characters
-    before `cut` that the PII view keeps (it reads context words 32 of its characters back)."""
+    before `cut` that the PII view keeps (it reads context words 32 of its characters back),
+    and whether `MAX_CONTEXT_CHARS` cut that short (then the next scan is not the whole
+    text's: `on_overflow` decides)."""
     floor = max(0, cut - MAX_CONTEXT_CHARS)
-    return max(floor, min(cut - CONTEXT_CHARS, kept_tail_start(window[floor:cut], CONTEXT_CHARS) + floor))
+    kept = kept_tail_start(window[floor:cut], CONTEXT_CHARS) + floor
+    start = max(floor, min(cut - CONTEXT_CHARS, kept))
+    return start, floor > 0 and kept == floor and len(light_fold(window[floor:cut])) < CONTEXT_CHARS
 
 
 def _hold_rule(detector: Detector) -> Callable[[str], int]:

@@ -120,3 +120,12 @@ def test_a_match_longer_than_the_hold_back_stops_the_stream() -> None:
     releases = [scanner.feed(char) for char in text]
     assert any(r.blocked and r.overflow for r in releases)
     assert "@" not in "".join(r.text for r in releases)
+
+
+def test_context_the_stream_cannot_keep_stops_the_stream(default_policy: Policy) -> None:
+    """A context word more deleted characters back than the kept context holds (third review):
+    the whole text redacts the number; the stream must not release it unredacted."""
+    text = "passport" + "\u200b" * 1100 + " E12345678 ok"
+    assert "<CN_PASSPORT>" in default_policy.evaluate(text, Direction.COMPLETION).text
+    released, blocked = stream(default_policy, list(text))
+    assert blocked and "E12345678" not in released
