@@ -114,6 +114,7 @@ class Policy:
         files: Sequence[Path] = (),
         salt: bytes = b"",
         inputs: Mapping[str, object] | None = None,
+        settled: bool = True,
     ) -> None:
         self.spec = spec
         self.name = spec.name
@@ -124,6 +125,8 @@ class Policy:
         self.salt = salt
         #: What each detector was built from (see `loader.detector_inputs`), for a reload.
         self.inputs = dict(inputs or {})
+        #: False when a file changed while it was being read: a reload should follow at once.
+        self.settled = settled
         self._stages = {direction: self._plan(direction) for direction in Direction}
         self._hold_back = {
             direction: max((stage.hold_back_chars for stage in stages), default=0)

@@ -54,8 +54,10 @@ def load_policy(path: Path | str | None = None, reuse: Policy | None = None, req
     categories = set(CATEGORIES)
     detectors: dict[str, Detector] = {}
     inputs: dict[str, DetectorInputs] = {}
+    settled = True
     for name, detector_spec in spec.detectors.items():
         try:
+            stamps = _stamps(detector_spec, base_dir)
             inputs[name] = detector_inputs(detector_spec, base_dir)
             previous = reuse.inputs.get(name) if reuse is not None else None
             if reuse is not None and inputs[name] is not None and previous == inputs[name]:
@@ -67,10 +69,14 @@ def load_policy(path: Path | str | None = None, reuse: Policy | None = None, req
             detectors[name] = layered if layered is not None else DETECTOR_TYPES[detector_spec.type](
                 name, detector_spec, base_dir, categories
             )
-            if inputs[name] is not None and detector_inputs(detector_spec, base_dir) != inputs[name]:
-                # A file changed while it was read (a lexicon being written): what was built
-                # matches neither state, so the next reload builds it whole, whatever it finds.
+            if inputs[name] is not None and (
+                detector_inputs(detector_spec, base_dir) != inputs[name] or _stamps(detector_spec, base_dir) != stamps
+            ):
+                # A file changed while it was read (a lexicon being written, even back to the
+                # same bytes): what was built matches no state of it, so the next reload builds
+                # it whole, and comes soon (see `Policy.settled`).
                 inputs[name] = None
+                settled = False
         except PolicyError:
             raise
         except (ValueError, OSError) as exc:
@@ -79,7 +85,20 @@ def load_policy(path: Path | str | None = None, reuse: Policy | None = None, req
     problem = missing_salt(spec, salt)
     if problem and require_salt:
         raise PolicyError(f"{path}: {problem}")
-    return Policy(spec, detectors, files=[path, *_referenced_files(spec, base_dir)], salt=salt, inputs=inputs)
+    return Policy(spec, detectors, files=[path, *_referenced_files(spec, base_dir)], salt=salt, inputs=inputs,
+                  settled=settled)
+
+
+def _stamps(spec: object, base_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    """Modification time and size of each file a detector reads: a rewrite shows even when it
+    puts the same bytes back."""
+    if not isinstance(spec, KeywordsSpec | PatternsSpec):
+        return ()
+    stamps = []
+    for path in _files_of(spec, base_dir):
+        stat = path.stat()
+        stamps.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(stamps)
 
 
 def missing_salt(spec: PolicySpec, salt: bytes) -> str | None:

@@ -60,7 +60,9 @@ class PolicyReloader:
                 return False
             self.state.set_policy(policy, self.tenant)
             gc.freeze()  # the new policy's objects are long-lived too (see cli._serve_one)
-            self._seen = _fingerprint(policy.files)
+            # A file that changed while it was read: what we saw is no version of it, so the
+            # watcher reloads again at its next look.
+            self._seen = _fingerprint(policy.files) if policy.settled else ()
             self.state.metrics.policy_reloads.labels("success").inc()
             log.info("policy reloaded (%s): %s version %s, %d terms", reason, policy.name, policy.version,
                      policy.term_count)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 
 from policies.loader import load_policy
 from tests.support.servers import Stack, proxy_stack
@@ -132,3 +134,25 @@ async def test_a_term_appended_to_the_library_is_enforced_without_rebuilding_it(
         assert after.detectors["pii"] is before.detectors["pii"]
         assert await ask(session, stack, "say libraryterm19999") == 400
         assert after.term_count == before.term_count + 1
+
+
+async def test_a_lexicon_written_during_a_reload_is_reloaded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer finishes a half-written line while the reload reads it (third review)."""
+    from policies.detectors import keywords
+
+    path = write_policy(tmp_path, "1", "oldterm\n")
+    words = tmp_path / "words.txt"
+    read = keywords.read_lexicon
+
+    def read_while_the_writer_finishes(*args: Any, **kwargs: Any) -> Any:
+        yield from read(*args, **kwargs)
+        if words.read_text(encoding="utf-8").endswith("emergen"):
+            with words.open("a", encoding="utf-8") as file:
+                file.write("cyterm\n")
+
+    async with proxy_stack(load_policy(path), policy_path=path, reload=0.2) as stack, aiohttp.ClientSession() as session:
+        monkeypatch.setattr(keywords, "read_lexicon", read_while_the_writer_finishes)
+        words.write_text("oldterm\nemergen", encoding="utf-8")  # mid-line: the watcher sees a change
+        await blocked_within(session, stack, "say emergencyterm", 3.0)
