@@ -381,31 +381,53 @@ def _joined(text: str, left: int, right: int) -> bool:
 _APOSTROPHES = frozenset("'\u2019\u02bc")
 
 
-#: What English writes after an apostrophe to end a word: `he'll`, `what's`, `don't`, `I'm`.
-_CONTRACTION_ENDINGS = frozenset({"s", "t", "d", "m", "ll", "re", "ve"})
+#: What English writes after an apostrophe to end a word, and after which words: `'s` after
+#: any (`what's`, `1990's`, `B's`), `'t` after `n` (`don't`), the rest after pronouns and a
+#: few verbs (`he'll`, `you're`, `could've`, `I'm`).
+_PRONOUNS = frozenset({"i", "you", "he", "she", "it", "we", "they", "who", "what", "that", "there", "this",
+                       "where", "how", "why", "here"})
+_CONTRACTION_ENDINGS: dict[str, frozenset[str] | None] = {
+    "s": None,
+    "t": None,  # checked as "the word ends in n"
+    "d": _PRONOUNS,
+    "ll": _PRONOUNS,
+    "re": _PRONOUNS,
+    "m": frozenset({"i"}),
+    "ve": _PRONOUNS | {"could", "would", "should", "might", "must"},
+}
 
 
 def _contraction_at(text: str, start: int) -> bool:
     """Whether `text[start:]`, right after an apostrophe, is a contraction's ending: one of
-    `_CONTRACTION_ENDINGS` ending a word that had a word before the apostrophe (two letters
-    or more, or `I`). `casi'no`, `rock'n'roll`, `l'online` and `s'h'i't` are not, so an
+    `_CONTRACTION_ENDINGS` ending the word (a closing quote may follow), after a word it goes
+    with. `casi'no`, `shi't`, `rock'n'roll`, `l'online` and `s'h'i't` are not, so an
     apostrophe inside a term (or put there to hide it) changes nothing."""
     end = start
     while end < len(text) and text[end].isascii() and text[end].isalpha() and end - start < 3:
         end += 1
-    after = text[end] if end < len(text) else ""
-    if text[start:end].lower() not in _CONTRACTION_ENDINGS or after.isalnum() or after in _APOSTROPHES:
+    ending = text[start:end].lower()
+    if ending not in _CONTRACTION_ENDINGS or not _word_ends(text, end):
         return False
     head = start - 1
     while head >= 0 and (text[head] in _APOSTROPHES or is_invisible(text[head])):
         head -= 1
     first = head
-    while first >= 0 and text[first].isascii() and text[first].isalpha() and head - first < 2:
+    while first >= 0 and text[first].isascii() and text[first].isalnum() and head - first < 8:
         first -= 1
-    word = text[first + 1 : head + 1]
-    if first >= 0 and text[first] in _APOSTROPHES:  # `s'h'i't`: letters spelled out one by one
+    word = text[first + 1 : head + 1].lower()
+    if not word or (len(word) == 1 and first >= 0 and text[first] in _APOSTROPHES):  # `s'h'i't`: spelled out
         return False
-    return len(word) >= 2 or word in ("I", "i")
+    if ending == "t":
+        return word.endswith("n")
+    allowed = _CONTRACTION_ENDINGS[ending]
+    return allowed is None or word in allowed
+
+
+def _word_ends(text: str, index: int) -> bool:
+    """Whether a word ends at `index`: nothing, or no letter or digit, follows (a closing quote may)."""
+    if index < len(text) and text[index] in _APOSTROPHES:
+        index += 1
+    return index >= len(text) or not text[index].isalnum()
 
 
 def _apostrophes_only(text: str, start: int, end: int) -> bool:

@@ -463,6 +463,14 @@ def test_too_many_category_sets_is_an_error(monkeypatch: pytest.MonkeyPatch) -> 
         # ... nor stop a term that has one from matching itself.
         ("play rock'n'roll now", [(5, 16)]),
         ("visit Xi'an today", [(6, 11)]),
+        # Third review: quoted contractions and possessives after digits or one letter are words...
+        ("He said \u2018he\u2019ll\u2019 and left.", []),
+        ("The word 'he'll' is", []),
+        ("the 1990's hit parade", []),
+        ("Plan B's hit rate", []),
+        # ... and 't ends a word only after n (don't), so it hides nothing else.
+        ("shi't", [(0, 5)]),
+        ("SHI'T happens", [(0, 5)]),
     ],
 )
 def test_contraction_endings_join_words(text: str, spans: list[tuple[int, int]]) -> None:
