@@ -26,12 +26,14 @@ patterns): NFKC and the deletion of format characters only. See the end of this 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import threading
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import chain, compress, repeat
+from typing import Any
 
 import opencc
 import re2
@@ -50,6 +52,9 @@ _PICTURE_CATEGORIES = frozenset({"So", "Sk"})
 # Symbols and numbers that are not digits (superscripts, circled numbers, fractions): where
 # they fold to letters or digits, they may be a spelling (`🇧 🇦 🇩`) or a decoration (`™`).
 _SYMBOL_CATEGORIES = frozenset({"So", "Sk", "No"})
+# The Letterlike Symbols block: ℹ (an emoji), ℃, №, and letters such as ℂ or K that Unicode
+# files as letters but that read as symbols as often as they spell.
+_LETTERLIKE = (0x2100, 0x214F)
 # Symbols that are a Latin letter in a frame (ⓐ ⒜ 🄰 🅰): they spell, whatever stands around them.
 _SPELLING_SYMBOL = re.compile(r"\bLATIN (?:CAPITAL |SMALL )?LETTER [A-Z]$")
 # What a decoration reads as in the second keyword scan: a picture, which parts words but does
@@ -95,20 +100,32 @@ class _Tables:
             if folded != ch:
                 self.fold[cp] = folded or None
         self.invisible = frozenset(invisible)
-        # Symbols that fold to letters or digits but decorate rather than spell (™ -> tm,
-        # ① -> 1, the regional indicators of a flag), as a picture: see `symbols_as_separators`.
-        self.symbol_letters = {
-            cp: _DECORATION for cp in range(0x80, _TABLE_END)
-            if isinstance(self.fold[cp], str) and unicodedata.category(chr(cp)) in _SYMBOL_CATEGORIES
-            and not _SPELLING_SYMBOL.search(unicodedata.name(chr(cp), ""))
-        }
-        self.symbol_letter_finder = re.compile(f"[{_class_of(sorted(self.symbol_letters))}]")
-        # The same class for RE2 on UTF-8: several times faster than `re` on CJK text.
+        # Symbols that fold to letters or digits (™ -> tm, ① -> 1, 🇨 -> c, ⓐ -> a), by kind:
+        # each may spell or decorate, see `symbol_readings`.
+        symbol_letters = [
+            cp for cp in range(0x80, _TABLE_END)
+            if isinstance(self.fold[cp], str)
+            and (unicodedata.category(chr(cp)) in _SYMBOL_CATEGORIES or _LETTERLIKE[0] <= cp <= _LETTERLIKE[1])
+        ]
+        kinds: dict[str, list[int]] = {"flag letter": [], "framed letter": [], "symbol": []}
+        for cp in symbol_letters:
+            name = unicodedata.name(chr(cp), "")
+            kind = ("flag letter" if name.startswith("REGIONAL INDICATOR")
+                    else "framed letter" if _SPELLING_SYMBOL.search(name) else "symbol")
+            kinds[kind].append(cp)
+        self.symbol_kinds = [dict.fromkeys(cps, _DECORATION) for cps in kinds.values()]
+        # Finders for RE2 on UTF-8 (several times faster than `re` on CJK text), for any of
+        # them and for each kind; `re` for a text RE2 cannot be given (a lone surrogate).
         options = re2.Options()
         options.never_capture = True
-        self.symbol_letter_finder_utf8 = re2.compile(
-            "[" + "".join(f"\\x{{{cp:x}}}" for cp in sorted(self.symbol_letters)) + "]", options
-        )
+
+        def finder(cps: Sequence[int]) -> Any:
+            return re2.compile("[" + "".join(f"\\x{{{cp:x}}}" for cp in cps) + "]", options)
+
+        self.symbol_letter_finder_utf8 = finder(symbol_letters)
+        self.symbol_kind_finders_utf8 = [finder(cps) for cps in kinds.values()]
+        self.symbol_letter_finder = re.compile(f"[{_class_of(symbol_letters)}]")
+        self.symbol_kind_finders = [re.compile(f"[{_class_of(cps)}]") for cps in kinds.values()]
         self.uncounted = frozenset(invisible) | frozenset(
             cp for cp in range(0x80, _TABLE_END)
             if self.fold[cp] is None and unicodedata.category(chr(cp)) in _PICTURE_CATEGORIES
@@ -225,36 +242,51 @@ def visible_separator_count(text: str, start: int, end: int) -> int:
     return sum(1 for ch in text[start:end] if ord(ch) not in invisible)
 
 
-def symbols_as_separators(text: str) -> str | None:
-    """`text` with every symbol that folds to letters or digits but is no framed letter
-    (``™``, ``①``, ``²``, the regional indicators of a flag such as ``🇨🇳``) replaced by a
-    picture (◆), which parts words and counts towards no gap; None when it has none. Keyword
-    matching reads both: as letters they may spell a term (``🇧 🇦 🇩``), as decorations they
-    must not break one (``网络🇨🇳赌博``, ``casino™``, ``ⓑⓞⓜⓑ ⓡⓔⓒⓘⓟⓔ™``). Each replacement is
-    one character for one, so offsets are the same in both."""
-    global _last_separated
+def symbol_readings(text: str) -> list[str]:
+    """`text` read with some kinds of symbols that fold to letters or digits taken as
+    decorations: each of them replaced by a picture (◆), which parts words and counts towards
+    no gap. Empty when the text has none (the common case, one RE2 pass over it).
+
+    Keyword matching reads the text as folded (every such symbol a letter: ``🇧 🇦 🇩``) and
+    each of these: every combination of the kinds present taken as decorations -- flag letters
+    (``网络🇨🇳赌博``), framed letters (``网络ⓐ赌博``), other symbols (``casino™``) -- so one
+    kind may spell while another decorates (``ⓑⓞⓜⓑ ⓡⓔⓒⓘⓟⓔ™``, ``🇧🇴🇲🇧 recipe™``). Each
+    replacement is one character for one, so offsets are the same in all readings."""
+    global _last_readings
     if text.isascii():
-        return None
-    last = _last_separated  # one read, as in `fold`
+        return []
+    last = _last_readings  # one read, as in `fold`
     if last[0] is text:
         return last[1]
     tables = _get_tables()
-    found = any(_has_symbol_letter(text[at : at + CHUNK_CHARS], tables) for at in range(0, len(text), CHUNK_CHARS))
-    separated = text.translate(tables.symbol_letters) if found else None
+    chunks = [text[at : at + CHUNK_CHARS] for at in range(0, len(text), CHUNK_CHARS)]
+    readings: list[str] = []
+    if any(_has(tables.symbol_letter_finder_utf8, tables.symbol_letter_finder, chunk) for chunk in chunks):
+        present = [
+            table for table, utf8, finder in zip(tables.symbol_kinds, tables.symbol_kind_finders_utf8,
+                                                  tables.symbol_kind_finders, strict=True)
+            if any(_has(utf8, finder, chunk) for chunk in chunks)
+        ]
+        for size in range(len(present), 0, -1):
+            for kinds in itertools.combinations(present, size):
+                table: dict[int, str] = {}
+                for kind in kinds:
+                    table.update(kind)
+                readings.append(text.translate(table))
     if len(text) <= _FOLD_CACHE_MAX_CHARS:
-        _last_separated = (text, separated)
-    return separated
+        _last_readings = (text, readings)
+    return readings
 
 
-def _has_symbol_letter(text: str, tables: _Tables) -> bool:
+def _has(utf8: Any, finder: re.Pattern[str], text: str) -> bool:
     try:
-        return tables.symbol_letter_finder_utf8.search(text.encode("utf-8")) is not None
+        return utf8.search(text.encode("utf-8")) is not None
     except UnicodeEncodeError:  # a lone surrogate: RE2 reads UTF-8 only
-        return tables.symbol_letter_finder.search(text) is not None
+        return finder.search(text) is not None
 
 
-#: (text, `symbols_as_separators(text)`): several keyword detectors read the same text.
-_last_separated: tuple[str | None, str | None] = (None, None)
+#: (text, `symbol_readings(text)`): several keyword detectors read the same text.
+_last_readings: tuple[str | None, list[str]] = (None, [])
 
 
 def gap_count(text: str, start: int, end: int) -> int:

@@ -22,10 +22,10 @@ How a text is scanned:
      (``ass`` does not hit ``class``; ``s e x`` and ``sex!`` hit);
    * allowlist: a term hit lying entirely inside an allow-phrase hit is dropped.
 
-Symbols that fold to letters or digits (``™``, ``①``, the regional indicators of a flag) can
-be a spelling or a decoration, so a text that has any is scanned twice: as folded, and with
-each of them read as a separator (`normalize.symbols_as_separators`). ``🇧 🇦 🇩`` hits in the
-first scan, ``网络🇨🇳赌博`` and ``casino™`` in the second.
+Symbols that fold to letters or digits (``™``, ``①``, flag letters, framed letters) can be a
+spelling or a decoration, so a text that has any is scanned as folded and once more for each
+combination of their kinds read as decorations (`normalize.symbol_readings`): ``🇧 🇦 🇩``
+hits as folded, ``网络🇨🇳赌博``, ``casino™`` and ``🇧🇴🇲🇧 recipe™`` in the other readings.
 
 A stream holds back what `hold_from` says: from the start of the longest tail that could
 still grow into a term. `max_match_chars`, ``L + (L - 1) * (max_gap + INVISIBLE_PER_GAP)``
@@ -57,7 +57,7 @@ from policies.normalize import (
     gap_count,
     is_invisible,
     is_latin_word_char,
-    symbols_as_separators,
+    symbol_readings,
     visible_separator_count,
 )
 
@@ -198,9 +198,7 @@ class KeywordDetector:
         """
         if self._empty:
             return len(text)
-        hold = self._hold_from(text)
-        separated = symbols_as_separators(text)
-        return hold if separated is None else min(hold, self._hold_from(separated))
+        return min([self._hold_from(text), *(self._hold_from(reading) for reading in symbol_readings(text))])
 
     def _hold_from(self, text: str) -> int:
         floor = counted_tail_start(text, self._max_counted)  # a whole term too: its boundary is not known yet
@@ -275,13 +273,13 @@ class KeywordDetector:
         if self._empty:
             return []
         found = self._scan(text)
-        separated = symbols_as_separators(text)
-        if separated is None:
+        readings = symbol_readings(text)
+        if not readings:
             return found
-        more = self._scan(separated)  # the same offsets: one character for one
-        if not more:
-            return found
-        return sorted(set(found) | set(more), key=lambda f: (f.start, f.end, f.category))
+        every = set(found)
+        for reading in readings:
+            every.update(self._scan(reading))  # the same offsets: one character for one
+        return sorted(every, key=lambda f: (f.start, f.end, f.category))
 
     def _scan(self, text: str) -> list[Finding]:
         folded = fold(text)

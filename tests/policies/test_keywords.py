@@ -117,6 +117,9 @@ def _redact(text: str, detector: KeywordDetector = DETECTOR) -> str:
         ("赌🇨🇳🇺🇸博", [(0, 6, "A.1.h")]),  # decorations count towards no gap (second review)
         ("cas™™™™ino", [(0, 10, "A.1.h")]),
         ("ⓑⓐⓓⓦⓞⓡⓓ™", [(0, 7, "A.2.c")]),  # framed letters spell, the ™ after them decorates
+        ("🇧🇴🇲🇧 recipe™", [(0, 11, "A.1.d")]),  # flag letters spell, the ™ decorates (third review)
+        ("赌ⓐ博 or 赌🅰️博", [(0, 3, "A.1.h"), (7, 11, "A.1.h")]),  # framed letters decorate
+        ("casℹino", [(0, 7, "A.1.h")]),  # ℹ is filed as a letter, but is an emoji
     ],
 )
 def test_evasions_are_caught_with_exact_spans(text: str, expected: list[tuple[int, int, str]]) -> None:
