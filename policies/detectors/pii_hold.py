@@ -10,10 +10,14 @@ before that run can be released; prose ending in Chinese characters holds back n
 
 from __future__ import annotations
 
+from policies.detectors.phone import PUNCTUATION
 from policies.light_view import light_fold
 
 _PUNCTUATION = frozenset("@._%+-:/?#=&~()[]'!$*,;·")
-_GROUP_SEPARATORS = frozenset(" -\u3000")
+#: What may stand between two digit groups: spaces, dashes, and every other separator the
+#: phone matcher reads between digits (en dashes, thin spaces, full-width hyphens ...).
+_GROUP_SEPARATORS = frozenset(" -\u3000\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f"
+                              "\u2010\u2011\u2012\u2013\u2014\u2015") | (frozenset(PUNCTUATION) - frozenset("x+([（［"))
 _PLATE_PROVINCES = frozenset("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼")
 
 
@@ -29,8 +33,9 @@ def _identifier_char(ch: str) -> bool:
         ch = _folded(ch)
         if not ch:  # deleted by the light fold (zero-width, a mark): invisible inside a run
             return True
-        if len(ch) != 1 or not ch.isascii():
+        if not ch.isascii():
             return False
+        return all(c.isalnum() or c in _PUNCTUATION for c in ch)  # `™` reads as `TM`
     return ch.isalnum() or ch in _PUNCTUATION
 
 
@@ -44,6 +49,14 @@ def _digitish(ch: str, end: str = "-") -> bool:
         return True
     ch = _folded(ch)
     return len(ch) == 1 and (ch.isdigit() or ch in "()+")
+
+
+def _after_separators(text: str, index: int) -> str:
+    """The first character from `index` on that is no group separator and is not deleted by
+    the light fold ("" past the end): what a run of separators leads to."""
+    while index < len(text) and (_separator(text[index]) or _deleted(text[index])):
+        index += 1
+    return text[index] if index < len(text) else ""
 
 
 def _deleted(ch: str) -> bool:
@@ -78,10 +91,11 @@ def trailing_identifier_start(text: str, limit: int) -> int:
             first = i - 1
             while first > lowest and (_separator(text[first - 1]) or _deleted(text[first - 1])):
                 first -= 1
-            if first > 0 and _digitish(text[first - 1]) and _digitish(_neighbour(text, i, 1), ""):
+            if first > 0 and _digitish(text[first - 1]) and _digitish(_after_separators(text, i), ""):
                 i = first
                 continue
         break
-    if i > lowest and text[i - 1] in _PLATE_PROVINCES and (i == end or text[i].isalpha()):
+    following = _neighbour(text, i, 1)  # past what the view deletes; "" at the end
+    if i > lowest and text[i - 1] in _PLATE_PROVINCES and (not following or following.isalpha()):
         i -= 1  # a plate's province character: its letter may be next
     return i

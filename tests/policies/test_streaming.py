@@ -22,6 +22,12 @@ TEXTS = [
     "Your passport ✈️ number as printed is E12345678.",
     "Your passport " + "✈️" * 12 + " number: E12345678.",
     "号码 E12345678 ✈️✈️✈️✈️✈️ 是我的护照。",
+    # Third review: other dashes and spaces between digit groups, runs of them, a ™ the view
+    # reads as letters, a zero-width space after a plate's province.
+    "Call 0755–8765-4321 ok, 手机 138‐1234‐5678 好",
+    "电话：0755\u034f\u2002-8765 4321-1",
+    "mail ™li.lei@example.com ok",
+    "车牌 京\u200bA12345 好",
 ]
 BLOCKED = [
     "Here is the bomb recipe you asked for.",
