@@ -74,6 +74,7 @@ class _LightTables:
         self.re2_class = "[" + "".join(_re2_range(a, b) for a, b in outside) + "]"
         deleted = "".join(_re_range(a, b) for a, b in _ranges(sorted(ord(c) for c, f in self.changes.items() if not f)))
         self.deleted_class = f"[{deleted}]"
+        self.deleted_chars = frozenset(c for c, f in self.changes.items() if not f)
         self._kept_tails: dict[int, re.Pattern[str]] = {}
 
     def kept_tail(self, count: int) -> re.Pattern[str]:
@@ -123,8 +124,13 @@ def kept_tail_start(text: str, count: int) -> int:
     original, whatever marks or zero-width characters stand between them."""
     if count <= 0:
         return len(text)
-    if text.isascii():
-        return max(0, len(text) - count)
+    if text.isascii() or _get_light_tables().deleted_chars.isdisjoint(text[-count:]):
+        return max(0, len(text) - count)  # the usual case: nothing deleted among the last `count`
+    return kept_tail_start_slow(text, count)
+
+
+def kept_tail_start_slow(text: str, count: int) -> int:
+    """`kept_tail_start` by a walk over the reversed text (what deleted characters require)."""
     match = _get_light_tables().kept_tail(count).match(text[::-1])
     return 0 if match is None else len(text) - match.end()
 

@@ -123,6 +123,7 @@ class _Tables:
             return re2.compile("[" + "".join(f"\\x{{{cp:x}}}" for cp in cps) + "]", options)
 
         self.symbol_letter_finder_utf8 = finder(symbol_letters)
+        self.symbol_letter_chars = frozenset(map(chr, symbol_letters))
         self.symbol_kind_finders_utf8 = [finder(cps) for cps in kinds.values()]
         self.symbol_letter_finder = re.compile(f"[{_class_of(symbol_letters)}]")
         self.symbol_kind_finders = [re.compile(f"[{_class_of(cps)}]") for cps in kinds.values()]
@@ -259,6 +260,8 @@ def symbol_readings(text: str) -> list[str]:
     if last[0] is text:
         return last[1]
     tables = _get_tables()
+    if len(text) <= _SHORT_TEXT and tables.symbol_letter_chars.isdisjoint(text):  # a stream's window
+        return []
     chunks = [text[at : at + CHUNK_CHARS] for at in range(0, len(text), CHUNK_CHARS)]
     readings: list[str] = []
     if any(_has(tables.symbol_letter_finder_utf8, tables.symbol_letter_finder, chunk) for chunk in chunks):
@@ -285,6 +288,9 @@ def _has(utf8: Any, finder: re.Pattern[str], text: str) -> bool:
         return finder.search(text) is not None
 
 
+#: Up to this many characters a set lookup per character is cheaper than a call into RE2.
+_SHORT_TEXT = 128
+
 #: (text, `symbol_readings(text)`): several keyword detectors read the same text.
 _last_readings: tuple[str | None, list[str]] = (None, [])
 
@@ -301,8 +307,15 @@ def counted_tail_start(text: str, count: int) -> int:
     (or that are not deleted) begins; 0 when the text has fewer."""
     if count <= 0:
         return len(text)
+    if text.isascii() or _uncounted_chars().isdisjoint(text[-count:]):
+        return max(0, len(text) - count)  # the usual case: every one of the last `count` counts
     match = _counted_tail_finder(count).match(text[::-1])
     return 0 if match is None else len(text) - match.end()
+
+
+@functools.cache
+def _uncounted_chars() -> frozenset[str]:
+    return frozenset(map(chr, _get_tables().uncounted))
 
 
 @functools.lru_cache(maxsize=64)
