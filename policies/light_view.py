@@ -12,6 +12,8 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
 
+from policies.char_tails import TailCounter
+
 # --- The light fold: what PII recognizers read ---------------------------------------------
 # Identifiers need their separators and their case, so this fold only undoes what hides an
 # identifier from a pattern: NFKC per character (full-width `１３８`, `＠`, math-bold digits,
@@ -72,19 +74,7 @@ class _LightTables:
         self.finder = re.compile(f"([{bmp}{_re_range(_ASTRAL, 0x10FFFF)}])")
         outside = [(a, b) for a, b in ranges if not _SURROGATES[0] <= a <= _SURROGATES[1]]  # RE2 cannot
         self.re2_class = "[" + "".join(_re2_range(a, b) for a, b in outside) + "]"
-        deleted = "".join(_re_range(a, b) for a, b in _ranges(sorted(ord(c) for c, f in self.changes.items() if not f)))
-        self.deleted_class = f"[{deleted}]"
-        self.deleted_chars = frozenset(c for c, f in self.changes.items() if not f)
-        self._kept_tails: dict[int, re.Pattern[str]] = {}
-
-    def kept_tail(self, count: int) -> re.Pattern[str]:
-        """`count` characters the view keeps, each after any it deletes, for a reversed text."""
-        finder = self._kept_tails.get(count)
-        if finder is None:
-            finder = self._kept_tails[count] = re.compile(
-                f"(?:{self.deleted_class}*[^{self.deleted_class[1:-1]}]){{{count}}}"
-            )
-        return finder
+        self.kept = TailCounter(ord(c) for c, folded in self.changes.items() if not folded)
 
 
 def _ranges(code_points: list[int]) -> list[tuple[int, int]]:
@@ -122,17 +112,7 @@ def kept_tail_start(text: str, count: int) -> int:
     """Where the shortest tail of `text` holding `count` characters that the light view keeps
     begins (0 when it has fewer): how far back `count` characters of the view reach in the
     original, whatever marks or zero-width characters stand between them."""
-    if count <= 0:
-        return len(text)
-    if text.isascii() or _get_light_tables().deleted_chars.isdisjoint(text[-count:]):
-        return max(0, len(text) - count)  # the usual case: nothing deleted among the last `count`
-    return kept_tail_start_slow(text, count)
-
-
-def kept_tail_start_slow(text: str, count: int) -> int:
-    """`kept_tail_start` by a walk over the reversed text (what deleted characters require)."""
-    match = _get_light_tables().kept_tail(count).match(text[::-1])
-    return 0 if match is None else len(text) - match.end()
+    return _get_light_tables().kept.start(text, count)
 
 
 def light_fold_class() -> str:

@@ -38,6 +38,8 @@ from typing import Any
 import opencc
 import re2
 
+from policies.char_tails import TailCounter, char_class
+
 # Categories whose characters carry no letters or digits: deleted by the fold.
 _DELETED_CATEGORIES = frozenset(
     {"Cc", "Cf", "Cs", "Zs", "Zl", "Zp", "Mn", "Me"}
@@ -125,8 +127,8 @@ class _Tables:
         self.symbol_letter_finder_utf8 = finder(symbol_letters)
         self.symbol_letter_chars = frozenset(map(chr, symbol_letters))
         self.symbol_kind_finders_utf8 = [finder(cps) for cps in kinds.values()]
-        self.symbol_letter_finder = re.compile(f"[{_class_of(symbol_letters)}]")
-        self.symbol_kind_finders = [re.compile(f"[{_class_of(cps)}]") for cps in kinds.values()]
+        self.symbol_letter_finder = re.compile(f"[{char_class(symbol_letters)}]")
+        self.symbol_kind_finders = [re.compile(f"[{char_class(cps)}]") for cps in kinds.values()]
         self.uncounted = frozenset(invisible) | frozenset(
             cp for cp in range(0x80, _TABLE_END)
             if self.fold[cp] is None and unicodedata.category(chr(cp)) in _PICTURE_CATEGORIES
@@ -305,38 +307,12 @@ def gap_count(text: str, start: int, end: int) -> int:
 def counted_tail_start(text: str, count: int) -> int:
     """Where the shortest tail of `text` holding `count` characters that `gap_count` counts
     (or that are not deleted) begins; 0 when the text has fewer."""
-    if count <= 0:
-        return len(text)
-    if text.isascii() or _uncounted_chars().isdisjoint(text[-count:]):
-        return max(0, len(text) - count)  # the usual case: every one of the last `count` counts
-    match = _counted_tail_finder(count).match(text[::-1])
-    return 0 if match is None else len(text) - match.end()
+    return _counted_tail().start(text, count)
 
 
 @functools.cache
-def _uncounted_chars() -> frozenset[str]:
-    return frozenset(map(chr, _get_tables().uncounted))
-
-
-@functools.lru_cache(maxsize=64)
-def _counted_tail_finder(count: int) -> re.Pattern[str]:
-    """`count` counted characters, each after any uncounted ones, for the reversed text."""
-    uncounted = _class_of(sorted(_get_tables().uncounted))
-    return re.compile(f"(?:[{uncounted}]*[^{uncounted}]){{{count}}}")
-
-
-def _class_of(code_points: Sequence[int]) -> str:
-    """The inside of a `re` character class holding exactly `code_points` (sorted)."""
-    parts: list[str] = []
-    start = previous = -2
-    for cp in [*code_points, -1]:
-        if cp == previous + 1:
-            previous = cp
-            continue
-        if start >= 0:
-            parts.append(re.escape(chr(start)) + ("" if start == previous else "-" + re.escape(chr(previous))))
-        start = previous = cp
-    return "".join(parts)
+def _counted_tail() -> TailCounter:
+    return TailCounter(_get_tables().uncounted)
 
 
 def fold_with_offsets(text: str) -> tuple[str, list[int]]:
