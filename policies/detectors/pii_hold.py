@@ -51,25 +51,18 @@ def _digitish(ch: str, end: str = "-") -> bool:
     return len(ch) == 1 and (ch.isdigit() or ch in "()+")
 
 
-def _after_separators(text: str, index: int) -> str:
-    """The first character from `index` on that is no group separator and is not deleted by
-    the light fold ("" past the end): what a run of separators leads to."""
-    while index < len(text) and (_separator(text[index]) or _deleted(text[index])):
-        index += 1
-    return text[index] if index < len(text) else ""
-
-
 def _deleted(ch: str) -> bool:
     """Whether the light fold deletes `ch` (a zero-width character, a mark, a variation selector)."""
     return not ch.isascii() and not _folded(ch)
 
 
-def _neighbour(text: str, index: int, step: int) -> str:
-    """The first character from `index` on (going by `step`) that the light fold keeps: a
-    mark or variation selector next to a group space is not what decides it ("" past the end)."""
-    while 0 <= index < len(text) and _deleted(text[index]):
-        index += step
-    return text[index] if 0 <= index < len(text) else ""
+def _next_kept(text: str, index: int, past_separators: bool = False) -> str:
+    """The first character from `index` on that the light fold keeps (and, `past_separators`,
+    that is no group separator); "" past the end. A mark or a variation selector next to a
+    group space is not what decides where an identifier ends."""
+    while index < len(text) and (_deleted(text[index]) or (past_separators and _separator(text[index]))):
+        index += 1
+    return text[index] if index < len(text) else ""
 
 
 def trailing_identifier_start(text: str, limit: int) -> int:
@@ -91,11 +84,11 @@ def trailing_identifier_start(text: str, limit: int) -> int:
             first = i - 1
             while first > lowest and (_separator(text[first - 1]) or _deleted(text[first - 1])):
                 first -= 1
-            if first > 0 and _digitish(text[first - 1]) and _digitish(_after_separators(text, i), ""):
+            if first > 0 and _digitish(text[first - 1]) and _digitish(_next_kept(text, i, past_separators=True), ""):
                 i = first
                 continue
         break
-    following = _neighbour(text, i, 1)  # past what the view deletes; "" at the end
+    following = _next_kept(text, i)
     if i > lowest and text[i - 1] in _PLATE_PROVINCES and (not following or following.isalpha()):
         i -= 1  # a plate's province character: its letter may be next
     return i
