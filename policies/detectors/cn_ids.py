@@ -55,9 +55,7 @@ _RIGHT = r"(?![0-9A-Za-z])(?![.][0-9])"
 _NOT_A_GROUP = r"(?<!(?<![0-9])[0-9]{1,8}-)"
 # ... unless the number stands whole on its own (`Room 101-13812345678`: eleven digits).
 _WHOLE_MOBILE = r"(?=1[3-9][0-9]{9}(?![0-9]))"
-# Nor one group of four of a run of them (`SN 0512-1381-2345-6789`); an extension after a
-# number (`0755-8765-4321-123`) or a number of eight digits (`010-87654321-8001`) is kept.
-_NOT_IN_A_RUN_OF_FOURS = r"(?!(?<=-[0-9]{4})-[0-9]{4}(?![0-9]))"
+
 _DATE8 = r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 _DATE6 = r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 _MOBILE_PREFIX = r"(?:(?:\+|00)86[ -]?|\(\+?86\)[ -]?|86[ -]?)"
@@ -203,7 +201,7 @@ class MobileRecognizer(ChineseIdRecognizer):
         (
             "cn_mobile",
             rf"{_LEFT}(?:{_NOT_A_GROUP}|{_WHOLE_MOBILE}){_MOBILE_PREFIX}?{_MOBILE_SEGMENT}"
-            rf"[ -]?[0-9]{{4}}[ -]?[0-9]{{4}}{_RIGHT}{_NOT_IN_A_RUN_OF_FOURS}",
+            rf"[ -]?[0-9]{{4}}[ -]?[0-9]{{4}}{_RIGHT}",
             0.6,
         ),
     )
@@ -224,8 +222,7 @@ class LandlineRecognizer(ChineseIdRecognizer):
     PATTERNS = (
         (
             "cn_landline",
-            rf"{_LEFT}{_NOT_A_GROUP}(?:0{_AREA}[ -]|[({_FW_OPEN}]0{_AREA}[){_FW_CLOSE}][ ]?){_LOCAL}{_RIGHT}"
-            rf"{_NOT_IN_A_RUN_OF_FOURS}",
+            rf"{_LEFT}{_NOT_A_GROUP}(?:0{_AREA}[ -]|[({_FW_OPEN}]0{_AREA}[){_FW_CLOSE}][ ]?){_LOCAL}{_RIGHT}",
             0.5,
         ),
         (

@@ -105,6 +105,8 @@ POSITIVES: list[tuple[str, str, tuple[str, ...], float]] = [
     ("CN_LANDLINE", "总机 0755-8765-4321-123", ("0755-8765-4321",), 0.9),
     ("CN_MOBILE", "13812345678-13987654321", ("13812345678", "13987654321"), 0.6),  # two whole numbers
     ("CN_MOBILE", "Room 101-13812345678", ("13812345678",), 0.6),  # a whole mobile after a short group
+    ("CN_MOBILE", "手机 138-1234-5678-0000", ("138-1234-5678",), 1.0),  # a group after it (fourth review)
+    ("CN_LANDLINE", "Tel: 0755-8765-4321-1234", ("0755-8765-4321",), 0.9),  # an extension of four
     ("CN_RESIDENT_ID", "身份证 110105-19491231-002X", ("110105-19491231-002X",), 1.0),
     ("CN_PASSPORT", "护照号码E12345678，有效期十年", ("E12345678",), 0.65),
     ("CN_PASSPORT", "passport: EA1234567", ("EA1234567",), 0.65),
@@ -178,8 +180,6 @@ NEGATIVES: list[tuple[str, str]] = [
     ("CN_USCC", "订单号202311271234567890"),
     ("CN_LANDLINE", "order 2024-0512-1381-2345"),  # one group of an order number (found by review)
     ("CN_MOBILE", "batch 20240512-138-1234-5678"),
-    ("CN_LANDLINE", "SN 0512-1381-2345-6789"),  # a run of groups of four (third review)
-    ("CN_MOBILE", "SN 138-1234-5678-9012"),
     ("CN_PASSPORT", "E12345678"),  # no context
     ("CN_PASSPORT", "D1234567"),
     ("CN_PASSPORT", "护照E1234567"),
