@@ -114,7 +114,7 @@ class Policy:
         files: Sequence[Path] = (),
         salt: bytes = b"",
         inputs: Mapping[str, object] | None = None,
-        settled: bool = True,
+        read_stamps: tuple[tuple[str, int, int], ...] = (),
     ) -> None:
         self.spec = spec
         self.name = spec.name
@@ -125,8 +125,9 @@ class Policy:
         self.salt = salt
         #: What each detector was built from (see `loader.detector_inputs`), for a reload.
         self.inputs = dict(inputs or {})
-        #: False when a file changed while it was being read: a reload should follow at once.
-        self.settled = settled
+        #: Path, mtime and size of each of `files` from before it was read: a change made while
+        #: the policy was being built still shows against these (see `proxy.reload`).
+        self.read_stamps = read_stamps
         self._stages = {direction: self._plan(direction) for direction in Direction}
         self._hold_back = {
             direction: max((stage.hold_back_chars for stage in stages), default=0)

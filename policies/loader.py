@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -49,15 +50,16 @@ def load_policy(path: Path | str | None = None, reuse: Policy | None = None, req
     half-built, so a failed reload can keep the old policy serving.
     """
     path = Path(path) if path is not None else DEFAULT_POLICY
+    read_stamps = list(file_stamps([path]))  # each file's, taken before it is read
     spec = read_spec(path)
     base_dir = path.parent
     categories = set(CATEGORIES)
     detectors: dict[str, Detector] = {}
     inputs: dict[str, DetectorInputs] = {}
-    settled = True
     for name, detector_spec in spec.detectors.items():
         try:
-            stamps = _stamps(detector_spec, base_dir)
+            stamps = file_stamps(_files_of(detector_spec, base_dir))
+            read_stamps.extend(stamps)
             inputs[name] = detector_inputs(detector_spec, base_dir)
             previous = reuse.inputs.get(name) if reuse is not None else None
             if reuse is not None and inputs[name] is not None and previous == inputs[name]:
@@ -70,13 +72,13 @@ def load_policy(path: Path | str | None = None, reuse: Policy | None = None, req
                 name, detector_spec, base_dir, categories
             )
             if inputs[name] is not None and (
-                detector_inputs(detector_spec, base_dir) != inputs[name] or _stamps(detector_spec, base_dir) != stamps
+                detector_inputs(detector_spec, base_dir) != inputs[name]
+                or file_stamps(_files_of(detector_spec, base_dir)) != stamps
             ):
                 # A file changed while it was read (a lexicon being written, even back to the
                 # same bytes): what was built matches no state of it, so the next reload builds
-                # it whole, and comes soon (see `Policy.settled`).
+                # it whole (and comes soon: `Policy.read_stamps` hold the stamps from before).
                 inputs[name] = None
-                settled = False
         except PolicyError:
             raise
         except (ValueError, OSError) as exc:
@@ -86,18 +88,22 @@ def load_policy(path: Path | str | None = None, reuse: Policy | None = None, req
     if problem and require_salt:
         raise PolicyError(f"{path}: {problem}")
     return Policy(spec, detectors, files=[path, *_referenced_files(spec, base_dir)], salt=salt, inputs=inputs,
-                  settled=settled)
+                  read_stamps=tuple(read_stamps))
 
 
-def _stamps(spec: object, base_dir: Path) -> tuple[tuple[str, int, int], ...]:
-    """Modification time and size of each file a detector reads: a rewrite shows even when it
-    puts the same bytes back."""
-    if not isinstance(spec, KeywordsSpec | PatternsSpec):
-        return ()
+FileStamp = tuple[str, int, int]
+
+
+def file_stamps(paths: Iterable[Path]) -> tuple[FileStamp, ...]:
+    """Path, modification time and size of each file ((path, -1, -1) if it cannot be read): what
+    tells a hot reload that a file changed, even back to the same bytes."""
     stamps = []
-    for path in _files_of(spec, base_dir):
-        stat = path.stat()
-        stamps.append((str(path), stat.st_mtime_ns, stat.st_size))
+    for path in paths:
+        try:
+            stat = path.stat()
+            stamps.append((str(path), stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            stamps.append((str(path), -1, -1))
     return tuple(stamps)
 
 
@@ -198,10 +204,12 @@ def _grew_by_lines(old: FileState) -> bool:
     return grown and digest.hexdigest() == old.sha256 and (old.size == 0 or last == b"\n")
 
 
-def _files_of(spec: KeywordsSpec | PatternsSpec, base_dir: Path) -> list[Path]:
+def _files_of(spec: object, base_dir: Path) -> list[Path]:
     if isinstance(spec, KeywordsSpec):
         return [resolve_path(entry.path, base_dir) for entry in spec.files]
-    return [resolve_path(ref, base_dir) for ref in spec.files]
+    if isinstance(spec, PatternsSpec):
+        return [resolve_path(ref, base_dir) for ref in spec.files]
+    return []
 
 
 def _referenced_files(spec: object, base_dir: Path) -> list[Path]:

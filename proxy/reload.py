@@ -13,7 +13,7 @@ from pathlib import Path
 
 from policies.config import PolicyError
 from policies.engine import Policy
-from policies.loader import load_policy
+from policies.loader import file_stamps, load_policy
 from proxy.state import ProxyState
 
 log = logging.getLogger(__name__)
@@ -21,14 +21,13 @@ log = logging.getLogger(__name__)
 
 def _fingerprint(files: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
     """What identifies a version of the files: path, mtime and size (a ConfigMap swap changes both)."""
-    out = []
-    for path in files:
-        try:
-            stat = path.stat()
-            out.append((str(path), stat.st_mtime_ns, stat.st_size))
-        except OSError:
-            out.append((str(path), -1, -1))
-    return tuple(out)
+    return file_stamps(files)
+
+
+def _seen(policy: Policy) -> tuple[tuple[str, int, int], ...]:
+    """The policy's files as they were before it read them: a change made during the build
+    (a lexicon still being written) differs from these, and the watcher reloads again."""
+    return policy.read_stamps or _fingerprint(policy.files)
 
 
 class PolicyReloader:
@@ -38,7 +37,7 @@ class PolicyReloader:
         self.state = state
         self.path = path
         self.tenant = tenant
-        self._seen = _fingerprint(self.current.files)
+        self._seen = _seen(self.current)
         self._lock = asyncio.Lock()
 
     @property
@@ -60,9 +59,7 @@ class PolicyReloader:
                 return False
             self.state.set_policy(policy, self.tenant)
             gc.freeze()  # the new policy's objects are long-lived too (see cli._serve_one)
-            # A file that changed while it was read: what we saw is no version of it, so the
-            # watcher reloads again at its next look.
-            self._seen = _fingerprint(policy.files) if policy.settled else ()
+            self._seen = _seen(policy)
             self.state.metrics.policy_reloads.labels("success").inc()
             log.info("policy reloaded (%s): %s version %s, %d terms", reason, policy.name, policy.version,
                      policy.term_count)

@@ -156,3 +156,26 @@ async def test_a_lexicon_written_during_a_reload_is_reloaded_again(
         monkeypatch.setattr(keywords, "read_lexicon", read_while_the_writer_finishes)
         words.write_text("oldterm\nemergen", encoding="utf-8")  # mid-line: the watcher sees a change
         await blocked_within(session, stack, "say emergencyterm", 3.0)
+
+
+async def test_a_lexicon_written_while_another_is_read_is_reloaded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The library changes while the reload reads the other lexicon (fourth review)."""
+    from policies.detectors import keywords
+
+    path = two_lexicons(tmp_path, 100)
+    library, words = tmp_path / "library.txt", tmp_path / "words.txt"
+    read = keywords.read_lexicon
+
+    def read_while_the_library_changes(*args: Any, **kwargs: Any) -> Any:
+        yield from read(*args, **kwargs)
+        if str(args[0]) == str(words) and "latecomer" not in library.read_text(encoding="utf-8"):
+            with library.open("a", encoding="utf-8") as file:
+                file.write("latecomer\n")
+
+    async with proxy_stack(load_policy(path), policy_path=path, reload=0.2) as stack, aiohttp.ClientSession() as session:
+        monkeypatch.setattr(keywords, "read_lexicon", read_while_the_library_changes)
+        words.write_text("oldterm\nemergencyterm\n", encoding="utf-8")
+        await blocked_within(session, stack, "say emergencyterm", 3.0)
+        await blocked_within(session, stack, "say latecomer", 3.0)  # the library was taken over before it changed
