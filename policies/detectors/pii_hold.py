@@ -68,8 +68,9 @@ def _next_kept(text: str, index: int, past_separators: bool = False) -> str:
 def trailing_identifier_start(text: str, limit: int) -> int:
     """Start of the trailing identifier run of `text`, looking back at most `limit` characters.
 
-    A space or dash belongs to the run only between digit groups (`138 1234 5678`), or at the
-    very end after a digit (the next group may follow).
+    A space or dash belongs to the run only between digit groups (`138 1234 5678`) or after a
+    plate's province and letter (`京A 12345`), or at the very end after either (what follows
+    may still come).
     """
     end = len(text)
     lowest = max(0, end - limit)
@@ -84,7 +85,9 @@ def trailing_identifier_start(text: str, limit: int) -> int:
             first = i - 1
             while first > lowest and (_separator(text[first - 1]) or _deleted(text[first - 1])):
                 first -= 1
-            if first > 0 and _digitish(text[first - 1]) and _digitish(_next_kept(text, i, past_separators=True), ""):
+            before = text[first - 1] if first > 0 else ""
+            plate_head = before.isascii() and before.isalpha() and first > 1 and text[first - 2] in _PLATE_PROVINCES
+            if (_digitish(before) or plate_head) and _digitish(_next_kept(text, i, past_separators=True), ""):
                 i = first
                 continue
         break

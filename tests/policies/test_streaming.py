@@ -28,6 +28,7 @@ TEXTS = [
     "电话：0755\u034f\u2002-8765 4321-1",
     "mail ™li.lei@example.com ok",
     "车牌 京\u200bA12345 好",
+    "我的车牌是京A 12345，谢谢，plate 沪A\u30001234X ok",  # a space after the plate's letter (fourth review)
 ]
 BLOCKED = [
     "Here is the bomb recipe you asked for.",
