@@ -65,11 +65,12 @@ KIND = "KEYWORD"
 INVISIBLE_PER_GAP = 2
 
 # An automaton value packs, from the low bits up: allow-phrase flag, Latin-start flag,
-# Latin-end flag, key length in UTF-8 bytes, index of the key's entry in the category-set
-# table. pyahocorasick keeps 32-bit signed values, which leaves 17 bits for that index.
-_ALLOW, _LATIN_START, _LATIN_END = 1, 2, 4
-_FLAGS = _ALLOW | _LATIN_START | _LATIN_END
-_LENGTH_SHIFT, _LENGTH_BITS = 3, 11  # 256 characters * 4 bytes < 2**11
+# Latin-end flag, written-with-an-apostrophe flag, key length in UTF-8 bytes, index of the
+# key's entry in the category-set table. pyahocorasick keeps 32-bit signed values, which
+# leaves 16 bits for that index.
+_ALLOW, _LATIN_START, _LATIN_END, _APOSTROPHE = 1, 2, 4, 8
+_FLAGS = _ALLOW | _LATIN_START | _LATIN_END | _APOSTROPHE
+_LENGTH_SHIFT, _LENGTH_BITS = 4, 11  # 256 characters * 4 bytes < 2**11
 _CATEGORIES_SHIFT = _LENGTH_SHIFT + _LENGTH_BITS
 _LENGTH_MASK = (1 << _LENGTH_BITS) - 1
 _MAX_CATEGORY_SETS = 1 << (31 - _CATEGORIES_SHIFT)
@@ -108,7 +109,8 @@ class KeywordDetector:
     ) -> None:
         self._start(name, max_gap)
         for term in terms:
-            self._add(_checked_key(term.text, f"{term.source}:{term.line}"), term.category, _NO_FILE)
+            self._add(_checked_key(term.text, f"{term.source}:{term.line}"), term.category, _NO_FILE,
+                      _has_apostrophe(term.text))
         self._finish(allowlist)
 
     @classmethod
@@ -141,14 +143,15 @@ class KeywordDetector:
         for origin, (path, category) in enumerate(files, start=_NO_FILE + 1):
             duplicates = Duplicates(path)
             start = marks[origin - 1] if marks else START
-            for _, key, term_category, line in read_lexicon(path, category, allowed_categories, start):
+            for written, key, term_category, line in read_lexicon(path, category, allowed_categories, start):
+                apostrophe = _has_apostrophe(written)
                 if known is not None:
                     had = known.categories_of(key)
-                    if had is not None and term_category in had:
+                    if had is not None and term_category in had and (not apostrophe or known.has_apostrophe(key)):
                         continue
                     if had is not None:
                         raise KnownKeyChanged(f"{path}:{line}: the term's key is already in the lexicons")
-                if not detector._add(key, term_category, origin):
+                if not detector._add(key, term_category, origin, apostrophe):
                     duplicates.add(line, key)
             duplicates.log()
         detector._finish(allowlist)
@@ -156,9 +159,18 @@ class KeywordDetector:
 
     def categories_of(self, key: str) -> tuple[str, ...] | None:
         """The categories folded `key` reports (empty for an allow phrase), None if it is not a key."""
+        value = self._value_of(key)
+        return None if value is None else self._category_sets[value >> _CATEGORIES_SHIFT]
+
+    def has_apostrophe(self, key: str) -> bool:
+        """Whether folded `key` was written with an apostrophe somewhere (`won't`)."""
+        value = self._value_of(key)
+        return value is not None and bool(value & _APOSTROPHE)
+
+    def _value_of(self, key: str) -> int | None:
         encoded = key if key.isascii() else key.encode("utf-8").decode("latin-1")
         value: int | None = self._automaton.get(encoded, None)
-        return None if value is None else self._category_sets[value >> _CATEGORIES_SHIFT]
+        return value
 
     def _start(self, name: str, max_gap: int) -> None:
         if max_gap < 0:
@@ -176,7 +188,8 @@ class KeywordDetector:
 
     def _finish(self, allowlist: Iterable[str]) -> None:
         for phrase in allowlist:
-            self._add(_checked_key(phrase, f"keyword detector {self.name!r} allowlist"), None, _NO_FILE)
+            self._add(_checked_key(phrase, f"keyword detector {self.name!r} allowlist"), None, _NO_FILE,
+                      _has_apostrophe(phrase))
         self._empty = len(self._automaton) == 0
         if not self._empty:
             self._automaton.make_automaton()
@@ -225,10 +238,11 @@ class KeywordDetector:
                 keys.setdefault(category, set()).add(key)
         return keys
 
-    def _add(self, key: str, category: str | None, origin: int) -> bool:
+    def _add(self, key: str, category: str | None, origin: int, apostrophe: bool = False) -> bool:
         """Add a term (category given) or an allow phrase (None) from file `origin` (or
         `_NO_FILE`); merges repeated keys. False, and nothing changes, when file `origin`
-        already added `key`: the line is a duplicate."""
+        already added `key`: the line is a duplicate. `apostrophe`: the term was written with
+        one (`won't`), so a contraction in the text may be part of it."""
         encoded = key if key.isascii() else key.encode("utf-8").decode("latin-1")
         old: int | None = self._automaton.get(encoded, None)
         categories: tuple[str, ...] = ()
@@ -244,6 +258,8 @@ class KeywordDetector:
             if origin != _NO_FILE and self._set_origins[set_id] == origin:
                 return False
             flags, categories = old & _FLAGS, self._category_sets[set_id]
+        if apostrophe:
+            flags |= _APOSTROPHE
         if category is None:
             flags |= _ALLOW
         elif category not in categories:
@@ -343,8 +359,8 @@ class KeywordDetector:
         for index, (before, after) in enumerate(pairwise(inner)):
             if after - before - 1 > self.max_gap and gap_count(text, before + 1, after) > self.max_gap:
                 return None
-            if (after - before > 1 and _apostrophes_only(text, before + 1, after) and _contraction_at(text, after)
-                    and is_latin_word_char(folded[hit.start + index])):
+            if (not hit.flags & _APOSTROPHE and after - before > 1 and _apostrophes_only(text, before + 1, after)
+                    and _contraction_at(text, after) and is_latin_word_char(folded[hit.start + index])):
                 return None  # a contraction's ending is not part of a term: `he'll` is not `hell`
         if _inside_word(hit, text, folded, origin, inner):
             return None
@@ -373,6 +389,10 @@ def _joined(text: str, left: int, right: int) -> bool:
     """Whether original characters `left` <= `right` read as one word: the same character
     (a hit boundary inside an expansion such as ``ﬁ``) or only invisible ones between."""
     return visible_separator_count(text, left + 1, right) == 0
+
+
+def _has_apostrophe(written: str) -> bool:
+    return any(ch in _APOSTROPHES for ch in written)
 
 
 #: Apostrophes as contractions and possessives write them: inside a word, not between words.

@@ -21,9 +21,9 @@ from tests.policies.test_streaming import stream
 
 CATEGORIES = ("A.1.a", "A.1.b")
 # A small alphabet and short terms, so appended terms often repeat or extend built ones.
-term = st.text(alphabet="ab甲乙 -", min_size=1, max_size=4).filter(lambda t: bool(fold(t)) and t == t.strip())
+term = st.text(alphabet="ab甲乙 -'", min_size=1, max_size=4).filter(lambda t: bool(fold(t)) and t == t.strip())
 line = st.tuples(term, st.sampled_from(CATEGORIES))
-text = st.text(alphabet="ab甲乙 -x.\u200b\u0301", max_size=40)
+text = st.text(alphabet="ab甲乙 -x.'\u200b\u0301", max_size=40)
 
 
 def write(path: Path, lines: list[tuple[str, str]]) -> None:
