@@ -256,6 +256,8 @@ class KeywordDetector:
         else:
             set_id = old >> _CATEGORIES_SHIFT
             if origin != _NO_FILE and self._set_origins[set_id] == origin:
+                if apostrophe and not old & _APOSTROPHE:  # `wont stop`, then `won't stop`: both spellings
+                    self._automaton.add_word(encoded, old | _APOSTROPHE)
                 return False
             flags, categories = old & _FLAGS, self._category_sets[set_id]
         if apostrophe:
@@ -392,11 +394,13 @@ def _joined(text: str, left: int, right: int) -> bool:
 
 
 def _has_apostrophe(written: str) -> bool:
-    return any(ch in _APOSTROPHES for ch in written)
+    return any(ch in _WRITTEN_APOSTROPHES for ch in written)
 
 
 #: Apostrophes as contractions and possessives write them: inside a word, not between words.
-_APOSTROPHES = frozenset("'\u2019\u02bc")
+_APOSTROPHES = frozenset("'\u2019\u02bc\uff07")
+#: ... and what a lexicon may have typed for one (auto-corrected quotes, accents, primes).
+_WRITTEN_APOSTROPHES = _APOSTROPHES | frozenset("\u2018\u00b4`\u2032\u02b9")
 
 
 #: What English writes after an apostrophe to end a word, and after which words: `'s` after

@@ -87,7 +87,10 @@ def trailing_identifier_start(text: str, limit: int) -> int:
                 first -= 1
             before = text[first - 1] if first > 0 else ""
             plate_head = before.isascii() and before.isalpha() and first > 1 and text[first - 2] in _PLATE_PROVINCES
-            if (_digitish(before) or plate_head) and _digitish(_next_kept(text, i, past_separators=True), ""):
+            following = _next_kept(text, i, past_separators=True)
+            if (_digitish(before) and _digitish(following, "")) or (
+                plate_head and (not following or (following.isascii() and following.isalnum()))  # 京A D12345
+            ):
                 i = first
                 continue
         break

@@ -494,3 +494,13 @@ def test_a_long_text_scanned_in_chunks_finds_what_one_pass_finds(text: str) -> N
     whole = DETECTOR.detect(text + " ")
     with mock.patch("policies.normalize.CHUNK_CHARS", 5), mock.patch("policies.detectors.keywords.CHUNK_CHARS", 5):
         assert DETECTOR.detect(text + " ") == whole
+
+
+@pytest.mark.parametrize("lines", [["wont stop", "won't stop"], ["won't stop", "wont stop"], ["won\uff07t stop"],
+                                   ["won\u2018t stop"]])
+def test_a_term_written_with_an_apostrophe_in_any_line_matches_a_contraction(tmp_path: Path, lines: list[str]) -> None:
+    """Whichever line of a file comes first, and however the apostrophe was typed (fifth review)."""
+    lexicon = tmp_path / "l.txt"
+    lexicon.write_text("".join(f"{line}\tA.1.h\n" for line in lines), encoding="utf-8")
+    detector = KeywordDetector.from_lexicons("kw", [(lexicon, None)], CATEGORIES)
+    assert [(f.start, f.end) for f in detector.detect("it won't stop")] == [(3, 13)]
