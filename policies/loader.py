@@ -212,6 +212,16 @@ def _files_of(spec: object, base_dir: Path) -> list[Path]:
     return []
 
 
+def policy_files(path: Path | str | None) -> list[Path]:
+    """The policy file and every file it names, as far as it can be read: what a reload that
+    failed must watch, since the fix may be in a file only the new policy names."""
+    path = Path(path) if path is not None else DEFAULT_POLICY
+    try:
+        return [path, *_referenced_files(read_spec(path), path.parent)]
+    except (PolicyError, OSError):
+        return [path]
+
+
 def _referenced_files(spec: object, base_dir: Path) -> list[Path]:
     """Every lexicon and pattern file the policy reads: what a hot reload watches."""
     files: list[Path] = []

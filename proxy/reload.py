@@ -13,7 +13,7 @@ from pathlib import Path
 
 from policies.config import PolicyError
 from policies.engine import Policy
-from policies.loader import file_stamps, load_policy
+from policies.loader import file_stamps, load_policy, policy_files
 from proxy.state import ProxyState
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class PolicyReloader:
         self.state = state
         self.path = path
         self.tenant = tenant
+        self._watched = self.current.files
         self._seen = _seen(self.current)
         self._lock = asyncio.Lock()
 
@@ -47,19 +48,22 @@ class PolicyReloader:
     async def reload(self, reason: str) -> bool:
         """Rebuild and swap; returns whether the new policy is now serving."""
         async with self._lock:
-            fingerprint = _fingerprint(self.current.files)
+            # What to watch if this build fails: the serving policy's files and those the new
+            # policy file names (the fix may be in a lexicon only it uses), as they are now.
+            watched = tuple(dict.fromkeys([*self.current.files, *policy_files(self.path)]))
+            fingerprint = _fingerprint(watched)
             try:
                 policy = await asyncio.get_running_loop().run_in_executor(
                     None, load_policy, self.path, self.current  # unchanged detectors are taken over
                 )
             except (PolicyError, OSError) as exc:
-                self._seen = fingerprint  # don't retry the same broken files every second
+                self._watched, self._seen = watched, fingerprint  # no retry until one of them changes
                 self.state.metrics.policy_reloads.labels("failure").inc()
                 log.error("policy reload (%s) failed; the previous policy keeps serving: %s", reason, exc)
                 return False
             self.state.set_policy(policy, self.tenant)
             gc.freeze()  # the new policy's objects are long-lived too (see cli._serve_one)
-            self._seen = _seen(policy)
+            self._watched, self._seen = policy.files, _seen(policy)
             self.state.metrics.policy_reloads.labels("success").inc()
             log.info("policy reloaded (%s): %s version %s, %d terms", reason, policy.name, policy.version,
                      policy.term_count)
@@ -68,5 +72,5 @@ class PolicyReloader:
     async def watch(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            if _fingerprint(self.current.files) != self._seen:
+            if _fingerprint(self._watched) != self._seen:
                 await self.reload("files changed")

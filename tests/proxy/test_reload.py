@@ -179,3 +179,21 @@ async def test_a_lexicon_written_while_another_is_read_is_reloaded_again(
         words.write_text("oldterm\nemergencyterm\n", encoding="utf-8")
         await blocked_within(session, stack, "say emergencyterm", 3.0)
         await blocked_within(session, stack, "say latecomer", 3.0)  # the library was taken over before it changed
+
+
+async def test_a_fix_to_a_file_only_the_new_policy_names_is_reloaded(tmp_path: Path) -> None:
+    """The new policy adds a lexicon with a bad line; fixing that lexicon alone is enough (fifth review)."""
+    path = write_policy(tmp_path, "1", "oldterm\n")
+    async with proxy_stack(load_policy(path), policy_path=path, reload=0.2) as stack, aiohttp.ClientSession() as session:
+        (tmp_path / "more.txt").write_bytes(b"newterm\n\xff broken\n")
+        path.write_text(POLICY.format(version="2").replace(
+            "  words: {type: keywords, files: [{path: words.txt, category: A.1.h}]}",
+            "  words: {type: keywords, files: [{path: words.txt, category: A.1.h}, {path: more.txt, category: A.1.h}]}",
+        ), encoding="utf-8")
+        deadline = time.monotonic() + 5
+        while not await metric(session, stack, 'guardrail_policy_reloads_total{result="failure"} 1.0'):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        (tmp_path / "more.txt").write_text("newterm\n", encoding="utf-8")
+        await blocked_within(session, stack, "say newterm", 3.0)
+        assert stack.state.policy.version == "2"
