@@ -168,8 +168,7 @@ class KeywordDetector:
         return value is not None and bool(value & _APOSTROPHE)
 
     def _value_of(self, key: str) -> int | None:
-        encoded = key if key.isascii() else key.encode("utf-8").decode("latin-1")
-        value: int | None = self._automaton.get(encoded, None)
+        value: int | None = self._automaton.get(_symbols(key), None)
         return value
 
     def _start(self, name: str, max_gap: int) -> None:
@@ -219,9 +218,7 @@ class KeywordDetector:
             return len(text)
         folded, origin = fold_with_offsets(text[floor:])
         for k in range(max(0, len(folded) - self._longest_key), len(folded)):
-            suffix = folded[k:]
-            encoded = suffix if suffix.isascii() else suffix.encode("utf-8").decode("latin-1")
-            if self._automaton.match(encoded):
+            if self._automaton.match(_symbols(folded[k:])):
                 return floor + origin[k]
         return len(text)
 
@@ -243,7 +240,7 @@ class KeywordDetector:
         `_NO_FILE`); merges repeated keys. False, and nothing changes, when file `origin`
         already added `key`: the line is a duplicate. `apostrophe`: the term was written with
         one (`won't`), so a contraction in the text may be part of it."""
-        encoded = key if key.isascii() else key.encode("utf-8").decode("latin-1")
+        encoded = _symbols(key)
         old: int | None = self._automaton.get(encoded, None)
         categories: tuple[str, ...] = ()
         if old is None:
@@ -301,7 +298,7 @@ class KeywordDetector:
 
     def _scan(self, text: str) -> list[Finding]:
         folded = fold(text)
-        encoded = folded if folded.isascii() else folded.encode("utf-8").decode("latin-1")
+        encoded = _symbols(folded)
         raw_hits = self._walk(encoded)
         if not raw_hits:
             return []
@@ -391,6 +388,12 @@ def _joined(text: str, left: int, right: int) -> bool:
     """Whether original characters `left` <= `right` read as one word: the same character
     (a hit boundary inside an expansion such as ``ﬁ``) or only invisible ones between."""
     return visible_separator_count(text, left + 1, right) == 0
+
+
+def _symbols(text: str) -> str:
+    """`text` as the automaton's symbols: its UTF-8 bytes, one character each (the text itself,
+    the same object, when it is ASCII: `_decode` relies on that)."""
+    return text if text.isascii() else text.encode("utf-8").decode("latin-1")
 
 
 def _has_apostrophe(written: str) -> bool:
