@@ -164,12 +164,10 @@ class PiiDetector:
         findings: list[Finding] = []
         for item in self._always:
             findings.extend(self._analyze(item, source.text, 0, len(source.text)))
-        covered: Coverage | None = None  # of `findings`, rebuilt only when they grew
+        covered = Coverage()  # of `findings`, brought up to date when a deferring slot asks
         for index in hits:
             item = self._filtered[index]
-            if item.slot.defer_to_earlier and (covered is None or covered.count != len(findings)):
-                covered = Coverage(findings)
-            deferred = covered if item.slot.defer_to_earlier else None
+            deferred = covered.updated(findings) if item.slot.defer_to_earlier else None
             for first, last, end in self._windows(item, source, deferred):
                 found = self._analyze(item, source.text, first, end)
                 findings.extend(
@@ -240,31 +238,34 @@ class PiiDetector:
 
 class Coverage:
     """The union of earlier findings' spans, for an O(log n) "already found here?" check
-    (a linear scan per candidate made a text dense with identifiers quadratic). Built on the
-    first question: most deferring recognizers find no candidate to ask about."""
+    (a linear scan per candidate made a text dense with identifiers quadratic). Kept as sorted,
+    disjoint intervals (touching ones joined) and updated with each new finding only, so the
+    recognizers that defer, one after another, never re-sort what earlier ones found."""
 
-    def __init__(self, findings: Sequence[Finding]) -> None:
-        self.count = len(findings)
-        self._findings: Sequence[Finding] | None = findings
+    def __init__(self) -> None:
+        self._seen = 0
         self._starts: list[int] = []
         self._ends: list[int] = []
 
+    def updated(self, findings: Sequence[Finding]) -> Coverage:
+        """This coverage with `findings` past those it has seen added (findings only grow)."""
+        for finding in findings[self._seen :]:
+            self._add(finding.start, finding.end)
+        self._seen = len(findings)
+        return self
+
     def contains(self, start: int, end: int) -> bool:
-        if self._findings is not None:
-            self._merge(self._findings[: self.count])
-            self._findings = None
         i = bisect.bisect_right(self._starts, start) - 1
         return i >= 0 and end <= self._ends[i]
 
-    def _merge(self, findings: Sequence[Finding]) -> None:
-        merged: list[list[int]] = []
-        for start, end in sorted((f.start, f.end) for f in findings):
-            if merged and start <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], end)
-            else:
-                merged.append([start, end])
-        self._starts = [span[0] for span in merged]
-        self._ends = [span[1] for span in merged]
+    def _add(self, start: int, end: int) -> None:
+        starts, ends = self._starts, self._ends
+        first = bisect.bisect_left(ends, start)  # the first interval ending at or after `start`
+        last = bisect.bisect_right(starts, end)  # past the last one starting at or before `end`
+        if first < last:  # joins intervals first..last-1
+            start, end = min(start, starts[first]), max(end, ends[last - 1])
+        starts[first:last] = [start]
+        ends[first:last] = [end]
 
 
 def _in_original(findings: list[Finding], view: LightView) -> list[Finding]:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies.detectors.cn_checksums import luhn_check_digit
-from policies.detectors.pii import FORMAT_CHARS_ALLOWANCE, ContextWords, PiiDetector
+from policies.detectors.pii import FORMAT_CHARS_ALLOWANCE, ContextWords, Coverage, PiiDetector
 from policies.detectors.pii_slots import RecognizerSlot, default_slots
 from policies.engine import Policy
 from policies.findings import Direction, Finding
@@ -183,6 +183,35 @@ def test_windows_find_everything_in_a_long_text() -> None:
 def test_adjacent_candidates_share_a_window() -> None:
     text = "手机13812345678、13912345678，13712345678"
     assert [text[f.start : f.end] for f in DETECTOR.detect(text)] == ["13812345678", "13912345678", "13712345678"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 24), st.integers(1, 8)), max_size=6), max_size=5),
+       st.lists(st.tuples(st.integers(0, 30), st.integers(0, 12)), max_size=20))
+def test_coverage_updated_in_steps_answers_as_the_union_of_its_findings(
+    batches: list[list[tuple[int, int]]], questions: list[tuple[int, int]]
+) -> None:
+    """Findings arrive in batches, as each recognizer adds its own; every answer must be that
+    of the union of all spans so far, touching spans joined."""
+    coverage, findings = Coverage(), []
+    for batch in batches:
+        findings.extend(Finding("pii", "X", "pii", start, start + size, 1.0, "r") for start, size in batch)
+        coverage.updated(findings)
+        runs = _runs(findings)
+        for start, size in questions:
+            end = start + size
+            inside = any(low <= start and end <= high for low, high in runs)
+            assert coverage.contains(start, end) is inside, (findings, start, end)
+
+
+def _runs(findings: list[Finding]) -> list[tuple[int, int]]:
+    runs: list[list[int]] = []
+    for start, end in sorted((f.start, f.end) for f in findings):
+        if runs and start <= runs[-1][1]:
+            runs[-1][1] = max(runs[-1][1], end)
+        else:
+            runs.append([start, end])
+    return [(lo, hi) for lo, hi in runs]
 
 
 # --- the same findings as each recognizer on the whole text ---------------------------------
