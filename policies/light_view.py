@@ -13,6 +13,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 
 from policies.char_tails import TailCounter
+from policies.ignorable import DEFAULT_IGNORABLE
 
 # --- The light fold: what PII recognizers read ---------------------------------------------
 # Identifiers need their separators and their case, so this fold only undoes what hides an
@@ -45,14 +46,14 @@ def _light_fold_char(ch: str) -> str:
     return text
 
 
-#: Categories and letters the light fold deletes: they render as nothing (or only change the
-#: look of the character before them), so they can hide inside an identifier unseen.
+#: Categories the light fold deletes, with every default-ignorable code point: they render as
+#: nothing (or only change the look of the character before them), so they can hide inside an
+#: identifier unseen.
 _DELETED_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
-_FILLERS = frozenset("\u115f\u1160\u3164\uffa0")
 
 
 def _renders_as_nothing(ch: str) -> bool:
-    return unicodedata.category(ch) in _DELETED_CATEGORIES or ch in _FILLERS
+    return unicodedata.category(ch) in _DELETED_CATEGORIES or ord(ch) in DEFAULT_IGNORABLE
 
 
 class _LightTables:

@@ -9,8 +9,9 @@
 5. Latin letters that Unicode only spells out in their name (``🅰``, ``ʙ``, ``🇦``) -> ASCII,
 6. deletion of everything that is not a letter or a digit: whitespace, controls, punctuation
    (P*), symbols (S*), marks (Mn, Me), format characters (Cf: zero-width, bidi, soft hyphen),
-   lone surrogates, Hangul fillers, variation selectors, the quote-like modifier letters of
-   U+02B0-U+02FF (``ʼ``) and the unassigned planes 4-13.
+   lone surrogates, every default-ignorable code point (Hangul fillers, variation selectors,
+   unassigned ones such as U+2065 and plane 14: `policies.ignorable`), the quote-like
+   modifier letters of U+02B0-U+02FF (``ʼ``) and the unassigned planes 4-13.
 
 The steps are repeated until nothing changes, so ``fold(fold(t)) == fold(t)``. Because the
 fold is per character, each character of the folded text comes from exactly one character
@@ -39,6 +40,7 @@ import opencc
 import re2
 
 from policies.char_tails import TailCounter, char_class
+from policies.ignorable import DEFAULT_IGNORABLE
 
 # Categories whose characters carry no letters or digits: deleted by the fold.
 _DELETED_CATEGORIES = frozenset(
@@ -62,8 +64,6 @@ _SPELLING_SYMBOL = re.compile(r"\bLATIN (?:CAPITAL |SMALL )?LETTER [A-Z]$")
 # What a decoration reads as in the second keyword scan: a picture, which parts words but does
 # not count towards a term's gap, so `网络🇨🇳🇺🇸赌博` and `on™™line` still hit.
 _DECORATION = "\u25c6"
-# Default-ignorable letters (Unicode DerivedCoreProperties) that render as nothing.
-_INVISIBLE_LETTERS = frozenset({0x115F, 0x1160, 0x3164, 0xFFA0})
 _TABLE_END = 0xE1000  # past the last default-ignorable (plane 14); higher code points fold to themselves
 _PLANE_4, _PLANE_14 = 0x40000, 0xE0000  # planes 4-13 have nothing assigned: deleted
 _CJK_RANGES = ((0x2E80, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x323AF))
@@ -86,7 +86,7 @@ class _Tables:
     def __init__(self) -> None:
         t2s = _t2s_map()
         self.fold: FoldTable = list(range(_TABLE_END))
-        invisible: set[int] = set(_INVISIBLE_LETTERS)
+        invisible: set[int] = set(DEFAULT_IGNORABLE)
         latin: set[str] = set()
         for cp in range(_TABLE_END):
             if _PLANE_4 <= cp < _PLANE_14:
@@ -94,7 +94,7 @@ class _Tables:
                 continue
             ch = chr(cp)
             category = unicodedata.category(ch)
-            if category in _INVISIBLE_CATEGORIES or cp >= _PLANE_14:
+            if category in _INVISIBLE_CATEGORIES:
                 invisible.add(cp)
             if category[0] == "L" and cp >= 0x80 and unicodedata.name(ch, "").startswith("LATIN"):
                 latin.add(ch)
@@ -180,7 +180,7 @@ def _fold_once(ch: str, t2s: dict[str, str]) -> str:
             alias = _LATIN_ALIAS.search(unicodedata.name(c, ""))
             if alias:
                 c, category = alias.group(1).lower(), "Ll"
-        if category in _DELETED_CATEGORIES or ord(c) in _INVISIBLE_LETTERS:
+        if category in _DELETED_CATEGORIES or ord(c) in DEFAULT_IGNORABLE:
             continue
         if category == "Lm" and _SPACING_MODIFIERS[0] <= ord(c) <= _SPACING_MODIFIERS[1]:
             continue  # quote and tone marks such as ʼ ˈ ˌ: punctuation in all but category

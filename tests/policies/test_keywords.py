@@ -120,6 +120,10 @@ def _redact(text: str, detector: KeywordDetector = DETECTOR) -> str:
         ("🇧🇴🇲🇧 recipe™", [(0, 11, "A.1.d")]),  # flag letters spell, the ™ decorates (third review)
         ("赌ⓐ博 or 赌🅰️博", [(0, 3, "A.1.h"), (7, 11, "A.1.h")]),  # framed letters decorate
         ("casℹino", [(0, 7, "A.1.h")]),  # ℹ is filed as a letter, but is an emoji
+        # Unassigned but default-ignorable: drawn as nothing (sixth review)
+        ("赌\U000e0080博", [(0, 3, "A.1.h")]),
+        ("cas\u2065ino", [(0, 7, "A.1.h")]),
+        ("cas\ufff0ino", [(0, 7, "A.1.h")]),
     ],
 )
 def test_evasions_are_caught_with_exact_spans(text: str, expected: list[tuple[int, int, str]]) -> None:
@@ -140,6 +144,8 @@ def test_evasions_are_caught_with_exact_spans(text: str, expected: list[tuple[in
         "sex2",
         "badwords",
         "Es\u200bsex",  # invisible characters do not end a word
+        "Es\u2065sex",  # ... nor unassigned ones that render as nothing (sixth review)
+        "cl\U000e0080ass",
         "clas\u00ads",
         "casinos",
         "gaßex",  # starts inside the expansion of ß: 'ga' 'ss' 'ex'

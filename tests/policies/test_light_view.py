@@ -22,6 +22,7 @@ CASES: list[tuple[str, str, bool]] = [
     ("138\ufe0f12\ufe0e34", "1381234", False),  # variation selectors deleted
     ("1\u03013\u034f8\u20dd", "138", False),  # combining marks, grapheme joiner, enclosing mark
     ("13\u31648\uffa0", "138", False),  # Hangul fillers
+    ("13\u20658\ufff01\U000e00802", "13812", False),  # unassigned, default-ignorable (sixth review)
     ("㎏①", "kg1", False),  # expansions
     ("\U0001d7cf\U0001d7d1", "13", True),  # math bold digits (astral, one for one)
     ("x\ud800y", "x\ufffdy", True),  # lone surrogate
