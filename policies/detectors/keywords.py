@@ -284,25 +284,39 @@ class KeywordDetector:
         return set_id
 
     def detect(self, text: str) -> list[Finding]:
-        """Findings for every accepted term hit, as spans of `text`, sorted by position."""
+        """Findings for every accepted term hit, as spans of `text`, sorted by position.
+
+        A text with symbols that read as letters is scanned once per reading (see
+        `symbol_readings`): a term found in any reading counts, and so does an allow phrase,
+        so `Sex Education™` is exempt although the reading where `™` spells `tm` sees no
+        phrase there. Spans of the original text compare across readings: each reading
+        replaces one character by one.
+        """
         if self._empty:
             return []
-        found = self._scan(text)
-        readings = symbol_readings(text)
-        if not readings:
-            return found
-        every = set(found)
-        for reading in readings:
-            every.update(self._scan(reading))  # the same offsets: one character for one
-        return sorted(every, key=lambda f: (f.start, f.end, f.category))
+        accepted, allowed = self._scan(text)
+        for reading in symbol_readings(text):
+            more_accepted, more_allowed = self._scan(reading)
+            accepted += more_accepted
+            allowed += more_allowed
+        inside = _AllowIndex(allowed)
+        findings = {
+            Finding(self.name, KIND, category, start, end, 1.0, self.name)
+            for categories, (start, end) in accepted
+            if not inside.covers(start, end)
+            for category in categories
+        }
+        return sorted(findings, key=lambda f: (f.start, f.end, f.category))
 
-    def _scan(self, text: str) -> list[Finding]:
+    def _scan(self, text: str) -> tuple[list[tuple[tuple[str, ...], tuple[int, int]]], list[tuple[int, int]]]:
+        """The accepted term hits of one reading (categories, original span) and the original
+        spans of its accepted allow-phrase hits."""
         folded = fold(text)
         encoded = _symbols(folded)
         raw_hits = self._walk(encoded)
         if not raw_hits:
-            return []
-        return self._findings(text, folded, self._decode(folded, encoded, raw_hits))
+            return [], []
+        return self._accepted(text, folded, self._decode(folded, encoded, raw_hits))
 
     def _walk(self, encoded: str) -> list[tuple[int, int]]:
         """The automaton's matches in `encoded`. A long text is fed a chunk at a time to one
@@ -328,26 +342,21 @@ class KeywordDetector:
             for (start, end), (_, value) in zip(spans, raw_hits, strict=True)
         ]
 
-    def _findings(self, text: str, folded: str, hits: list[_Hit]) -> list[Finding]:
+    def _accepted(
+        self, text: str, folded: str, hits: list[_Hit]
+    ) -> tuple[list[tuple[tuple[str, ...], tuple[int, int]]], list[tuple[int, int]]]:
         offsets = OffsetMap(text)
-        accepted: list[tuple[_Hit, tuple[int, int]]] = []
+        accepted: list[tuple[tuple[str, ...], tuple[int, int]]] = []
         allowed: list[tuple[int, int]] = []
         for hit in hits:
             span = self._accept(hit, text, folded, offsets)
             if span is None:
                 continue
             if hit.flags & _ALLOW:
-                allowed.append((hit.start, hit.end))
+                allowed.append(span)
             if hit.categories:
-                accepted.append((hit, span))
-        inside = _AllowIndex(allowed)
-        findings = {
-            Finding(self.name, KIND, category, start, end, 1.0, self.name)
-            for hit, (start, end) in accepted
-            if not inside.covers(hit.start, hit.end)
-            for category in hit.categories
-        }
-        return sorted(findings, key=lambda f: (f.start, f.end, f.category))
+                accepted.append((hit.categories, span))
+        return accepted, allowed
 
     def _accept(self, hit: _Hit, text: str, folded: str, offsets: OffsetMap) -> tuple[int, int] | None:
         """The original span of `hit` if it passes the span, gap and word-boundary checks."""

@@ -164,6 +164,9 @@ def test_evasions_are_caught_with_exact_spans(text: str, expected: list[tuple[in
         "禁止賭博",
         "Casino Royale",
         "casino-royale",
+        "Casino Royale™ tonight",  # the reading where ™ spells `tm` sees no phrase (sixth review)
+        "Casino Royale¹ is a film",
+        "casino royale①",
         # Not there at all
         "",
         "法轮",
