@@ -416,13 +416,18 @@ _WRITTEN_APOSTROPHES = _APOSTROPHES | frozenset("\u2018\u00b4`\u2032\u02b9")
 
 
 #: What English writes after an apostrophe to end a word, and after which words: `'s` after
-#: any (`what's`, `1990's`, `B's`), `'t` after `n` (`don't`), the rest after pronouns and a
-#: few verbs (`he'll`, `you're`, `could've`, `I'm`).
+#: any (`what's`, `1990's`, `B's`), `'t` after the auxiliaries that take `n't` (`don't`,
+#: `can't`, `won't`: a closed set, so `cun't` is no contraction), the rest after pronouns and
+#: a few verbs (`he'll`, `you're`, `could've`, `I'm`).
 _PRONOUNS = frozenset({"i", "you", "he", "she", "it", "we", "they", "who", "what", "that", "there", "this",
                        "where", "how", "why", "here"})
+_NOT_CONTRACTED = frozenset({
+    "don", "doesn", "didn", "can", "couldn", "won", "wouldn", "shouldn", "isn", "aren", "wasn", "weren",
+    "hasn", "haven", "hadn", "mustn", "needn", "mightn", "shan", "ain", "daren", "oughtn", "mayn",
+})
 _CONTRACTION_ENDINGS: dict[str, frozenset[str] | None] = {
     "s": None,
-    "t": None,  # checked as "the word ends in n"
+    "t": _NOT_CONTRACTED,
     "d": _PRONOUNS,
     "ll": _PRONOUNS,
     "re": _PRONOUNS,
@@ -451,8 +456,6 @@ def _contraction_at(text: str, start: int) -> bool:
     word = text[first + 1 : head + 1].lower()
     if not word or (len(word) == 1 and first >= 0 and text[first] in _APOSTROPHES):  # `s'h'i't`: spelled out
         return False
-    if ending == "t":
-        return word.endswith("n")
     allowed = _CONTRACTION_ENDINGS[ending]
     return allowed is None or word in allowed
 

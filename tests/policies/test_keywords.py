@@ -483,6 +483,10 @@ def test_too_many_category_sets_is_an_error(monkeypatch: pytest.MonkeyPatch) -> 
         # ... and 't ends a word only after n (don't), so it hides nothing else.
         ("shi't", [(0, 5)]),
         ("SHI'T happens", [(0, 5)]),
+        # ... and only after the words that take n't: a made-up one hides nothing (sixth review).
+        ("a gian't panda", [(2, 8)]),
+        ("I can't go", []),
+        ("they haven't", []),
         # A term written with a contraction matches it (fourth review).
         ("I won't stop", [(2, 12)]),
         ("dont tell mom", [(0, 13)]),
@@ -490,7 +494,8 @@ def test_too_many_category_sets_is_an_error(monkeypatch: pytest.MonkeyPatch) -> 
 )
 def test_contraction_endings_join_words(text: str, spans: list[tuple[int, int]]) -> None:
     detector = KeywordDetector("kw", _terms([("hell", "x"), ("shit", "x"), ("rock'n'roll", "x"), ("xi'an", "x"),
-                                             ("won't stop", "x"), ("don’t tell mom", "x")]))
+                                             ("won't stop", "x"), ("don’t tell mom", "x"), ("giant", "x"),
+                                             ("cant", "x"), ("havent", "x")]))
     assert [(f.start, f.end) for f in detector.detect(text)] == spans
 
 
