@@ -69,10 +69,20 @@ _PLANE_4, _PLANE_14 = 0x40000, 0xE0000  # planes 4-13 have nothing assigned: del
 _CJK_RANGES = ((0x2E80, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x323AF))
 # Names of Latin letters NFKC leaves alone: NEGATIVE SQUARED LATIN CAPITAL LETTER A (🅰),
 # LATIN LETTER SMALL CAPITAL B (ʙ), REGIONAL INDICATOR SYMBOL LETTER C (🇨).
+# Also letters with a stroke, bar or hook, which have no decomposition to drop it from
+# (LATIN SMALL LETTER O WITH STROKE: ø, ħ, ɨ, ł, đ), and the dotless ı.
 _LATIN_ALIAS = re.compile(
-    r"(?:^|\s)(?:LATIN (?:CAPITAL |SMALL )?LETTER (?:SMALL CAPITAL )?"
-    r"|REGIONAL INDICATOR SYMBOL LETTER )([A-Z])$"
+    r"(?:^|\s)(?:LATIN (?:CAPITAL |SMALL )?LETTER (?:SMALL CAPITAL |DOTLESS )?"
+    r"|REGIONAL INDICATOR SYMBOL LETTER )([A-Z])(?: WITH [A-Z ]+)?$"
 )
+# CJK Radicals Supplement: forms of a radical that stand for its character (⻢ for 马, ⻚ for 页).
+# NFKC maps two of them; the rest are matched by name to the Kangxi radical that NFKC maps to
+# its ideograph (CJK RADICAL C-SIMPLIFIED HORSE -> KANGXI RADICAL HORSE -> 馬), and the
+# Traditional -> Simplified step does the rest (馬 -> 马). Forms no Kangxi name matches (⺅,
+# ⺀) stay symbols.
+_RADICALS_SUPPLEMENT = (0x2E80, 0x2EFF)
+_KANGXI_RADICALS = (0x2F00, 0x2FDF)
+_RADICAL_FORM = re.compile(r"^CJK RADICAL (?:[CJ]-)?(?:SIMPLIFIED )?(.+?)(?: ONE| TWO| THREE| FOUR)?$")
 _SPACING_MODIFIERS = (0x02B0, 0x02FF)  # what NFKC leaves of this block is quote-like marks
 _ALIAS_CATEGORIES = frozenset({"So", "Ll", "Lu", "Lt", "Lm"})
 _PAST_TABLE = re.compile("[^\x00-\x7f]")
@@ -168,8 +178,25 @@ def _t2s_map() -> dict[str, str]:
     return {c: s for c, s in zip(chars, converted, strict=True) if c != s}
 
 
+@functools.cache
+def _radical_ideographs() -> dict[str, str]:
+    """Each radical form of the Supplement block whose name names a Kangxi radical -> the
+    ideograph of that radical."""
+    kangxi = {
+        unicodedata.name(chr(cp))[len("KANGXI RADICAL ") :]: unicodedata.normalize("NFKC", chr(cp))
+        for cp in range(_KANGXI_RADICALS[0], _KANGXI_RADICALS[1] + 1)
+        if unicodedata.name(chr(cp), "")
+    }
+    forms = {}
+    for cp in range(_RADICALS_SUPPLEMENT[0], _RADICALS_SUPPLEMENT[1] + 1):
+        form = _RADICAL_FORM.match(unicodedata.name(chr(cp), ""))
+        if form is not None and form.group(1) in kangxi:
+            forms[chr(cp)] = kangxi[form.group(1)]
+    return forms
+
+
 def _fold_once(ch: str, t2s: dict[str, str]) -> str:
-    text = unicodedata.normalize("NFKC", ch).casefold()
+    text = unicodedata.normalize("NFKC", _radical_ideographs().get(ch, ch)).casefold()
     text = unicodedata.normalize("NFKD", text)
     text = unicodedata.normalize("NFC", "".join(c for c in text if unicodedata.category(c) != "Mn"))
     out = []
@@ -235,7 +262,7 @@ def is_invisible(ch: str) -> bool:
 
 
 def is_latin_word_char(ch: str) -> bool:
-    """True for a folded character that makes a Latin word go on: a-z, 0-9, ø, æ, ł ..."""
+    """True for a folded character that makes a Latin word go on: a-z, 0-9, æ, þ, ŋ ..."""
     return (ch.isascii() and ch.isalnum()) or ch in _get_tables().latin_letters
 
 

@@ -49,6 +49,10 @@ mixed_text = st.text(alphabet=st.sampled_from(_ALPHABET) | st.characters(), max_
         ("bad\u2066word\u2069", "badword"),  # bidi isolates
         ("bad\u00adword", "badword"),  # soft hyphen
         ("bad\U000e0041word", "badword"),  # tag character
+        ("bad\u2065wo\ufff0rd\U000e0080", "badword"),  # unassigned but default-ignorable (sixth review)
+        ("草泥⻢", "草泥马"),  # radical forms stand for their characters (sixth review)
+        ("⻚岩 ⻔ ⻩色 ⻨", "页岩门黄色麦"),
+        ("herøin ħeroin casɨno casıno ŁÓDŹ", "heroinheroincasinocasinolodz"),  # letters with a stroke
         ("bad\ufe0fword", "badword"),  # variation selector
         ("bad\u3164word", "badword"),  # Hangul filler
         ("badʼword", "badword"),  # modifier-letter apostrophe
@@ -182,7 +186,7 @@ def test_visible_separator_count() -> None:
 
 @pytest.mark.parametrize(
     ("ch", "latin"),
-    [("a", True), ("7", True), ("ø", True), ("æ", True), ("ł", True), ("法", False), ("ω", False), ("я", False)],
+    [("a", True), ("7", True), ("æ", True), ("þ", True), ("ŋ", True), ("法", False), ("ω", False), ("я", False)],
 )
 def test_is_latin_word_char(ch: str, latin: bool) -> None:
     assert is_latin_word_char(ch) is latin
