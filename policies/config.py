@@ -113,6 +113,12 @@ class PolicySpec(_Model):
                         f"{direction} rule {rule.id!r} names detector {rule.detector!r}, which is not "
                         f"defined under 'detectors' (defined: {known})"
                     )
+                if (rule.action is Action.REDACT and rule.style is RedactStyle.MASK
+                        and isinstance(self.detectors[rule.detector], KeywordsSpec)):
+                    raise ValueError(
+                        f"{direction} rule {rule.id!r} redacts keyword findings with style 'mask', which keeps "
+                        "the ends of a term readable (`c-a****-n-o`); use style 'tag', 'fixed' or 'hash'"
+                    )
                 if (direction, rule.id) in seen:
                     raise ValueError(f"{direction} rule id {rule.id!r} is used twice; rule ids must be unique")
                 seen.add((direction, rule.id))

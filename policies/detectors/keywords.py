@@ -3,7 +3,8 @@
 How a text is scanned:
 
 1. ``fold(text)`` (see `policies.normalize`): case, width, accents, Traditional Chinese,
-   look-alike letters and every separator or invisible character are folded away, so
+   letters whose Unicode name spells a Latin letter (`🅰`, `ʙ`, `ø`) and every separator or
+   invisible character are folded away (Cyrillic or Greek look-alikes are not), so
    ``法 轮 功``, ``S.E.X``, ``ＳＥＸ`` and ``bad\\u200bword`` read as the terms they spell.
 2. The folded text is encoded as UTF-8 (one automaton symbol per byte). pyahocorasick finds a
    node's child by a linear scan, so a trie keyed by code points slows down with the number

@@ -50,6 +50,9 @@ def test_a_valid_policy_compiles_and_decides(tmp_path: Path) -> None:
         ("- a list\n", "x\n", "must be a YAML mapping"),
         ("name: [unclosed\n", "x\n", "cannot read policy YAML"),
         (GOOD.replace("A.1.h", "Z.9"), "x\n", "Z.9"),
+        # a partial mask of a term keeps it readable: c-a****-n-o (sixth review)
+        (GOOD.replace("style: fixed, replacement: \"***\"", "style: mask"), "x\n",
+         "rule 'mask-words' redacts keyword findings with style 'mask'"),
     ],
 )
 def test_bad_policies_name_file_and_fix(tmp_path: Path, policy: str, words: str, message: str) -> None:
