@@ -91,7 +91,8 @@ class RecognizerSlot:
 
 
 #: Chinese context words for generic phone numbers (Presidio's own list is English only).
-PHONE_CONTEXT_ZH = ("电话", "致电", "座机", "手机", "联系", "热线", "号码", "拨打")
+#: Not 号码: it ends 发票号码 and 订单号码 too, and 电话 / 手机 already cover 电话号码 / 手机号码.
+PHONE_CONTEXT_ZH = ("电话", "致电", "座机", "手机", "联系", "热线", "拨打")
 
 
 def global_slots() -> list[RecognizerSlot]:

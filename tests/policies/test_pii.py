@@ -118,6 +118,12 @@ CONTEXT: list[tuple[str, str, float | None]] = [
     ("cc 4111 1111 1111 1111", "CREDIT_CARD", 1.0),  # Presidio's `cc ` with its space stripped
     ("手机13812345678", "CN_MOBILE", 1.0),  # Chinese words: the recognizer's own, by substring
     ("号码13812345678", "CN_MOBILE", 0.6),
+    ("电话号码 2125550143", "PHONE_NUMBER", 0.75),
+    ("手机号码：2125550143", "PHONE_NUMBER", 0.75),
+    ("发票号码 5254395893", "PHONE_NUMBER", None),  # 号码 ends invoice, order, contract numbers
+    ("订单号码：2125550143", "PHONE_NUMBER", None),
+    ("合同号码 4318247068", "PHONE_NUMBER", None),
+    ("phone number 2125550143", "PHONE_NUMBER", 0.75),
 ]
 
 
