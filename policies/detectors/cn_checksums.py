@@ -11,13 +11,17 @@ from __future__ import annotations
 import operator
 from datetime import date
 
-# First two digits of a resident ID (GB/T 2260 province level). 71 Taiwan, 81/82 Hong Kong /
-# Macau, 83 Taiwan residents' residence permits, 91 the 2023 foreigners' permanent-residence ID.
-PROVINCE_CODES: frozenset[str] = frozenset(
+# GB/T 2260 province-level codes of the mainland: the first two digits of a resident ID.
+MAINLAND_PROVINCE_CODES: frozenset[str] = frozenset(
     str(code)
     for code in (*range(11, 16), *range(21, 24), *range(31, 38), *range(41, 47),
-                 *range(50, 55), *range(61, 66), 71, 81, 82, 83, 91)
+                 *range(50, 55), *range(61, 66))
 )  # fmt: skip
+# Also: 71 Taiwan, 81/82 Hong Kong / Macau, 83 Taiwan residents' residence permits.
+PROVINCE_CODES: frozenset[str] = MAINLAND_PROVINCE_CODES | {"71", "81", "82", "83"}
+# The 2023 foreigners' permanent-residence ID: 9, the issuing province, a 3-digit nationality
+# code, then birth date, sequence and check digit where a resident ID has them.
+FOREIGNER_ID_PREFIX = "9"
 
 _RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _RESIDENT_ID_CHECK = "10X98765432"
@@ -64,13 +68,21 @@ def _weighted_digit_sum(digits: str, weights: tuple[int, ...]) -> int:
 
 
 def is_valid_resident_id(text: str, today: date | None = None) -> bool:
-    """An 18-character resident ID: province, real birth date, check character all right."""
+    """An 18-character resident ID (or foreigner's permanent-residence ID): province, real
+    birth date, check character all right."""
     value = compact(text)
     if len(value) != 18 or not value[:17].isascii() or not value[:17].isdigit():
         return False
-    if value[:2] not in PROVINCE_CODES or resident_id_check_char(value[:17]) != value[17]:
+    if not _is_resident_id_region(value) or resident_id_check_char(value[:17]) != value[17]:
         return False  # the cheap checks first: most look-alikes fail the check character
     return is_real_birth_date(int(value[6:10]), int(value[10:12]), int(value[12:14]), today)
+
+
+def _is_resident_id_region(value: str) -> bool:
+    """A province code first, or a foreigner's permanent-residence ID's 9 and province code."""
+    if value.startswith(FOREIGNER_ID_PREFIX):
+        return value[1:3] in MAINLAND_PROVINCE_CODES
+    return value[:2] in PROVINCE_CODES
 
 
 def is_valid_legacy_resident_id(text: str, today: date | None = None) -> bool:

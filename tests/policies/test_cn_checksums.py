@@ -44,6 +44,11 @@ def test_resident_id_check_char(body: str, check: str) -> None:
         ("440524188001010014", False),  # right check, but born before 1900
         ("202311271234567890", False),  # order number: region 20, month 11, day 27 ... check
         ("990105194912310025", False),  # no province 99
+        ("931840198503071231", True),  # foreigner's permanent residence: 9, Shanghai, USA
+        ("911156199001010010", True),  # 9, Beijing, nationality 156
+        ("931840198503071232", False),  # wrong check character
+        ("919840198503071235", False),  # 9 then no province 19 (91 alone passed before)
+        ("971840198503071239", False),  # 9 then Taiwan: issued on the mainland only
         ("11010520250101001X", False),  # born after TODAY
         ("1101051949123100", False),  # too short
         ("１１０１０５１９４９１２３１００２Ｘ", False),  # full-width digits: normalize first

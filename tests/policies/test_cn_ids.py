@@ -73,6 +73,9 @@ POSITIVES: list[tuple[str, str, tuple[str, ...], float]] = [
     ("CN_RESIDENT_ID", f"两人：{ID_GZ}、{ID_DIGITS}", (ID_GZ, ID_DIGITS), 1.0),
     ("CN_RESIDENT_ID", "travellers with 11010519491231002X booked", ("11010519491231002X",), 1.0),
     ("CN_RESIDENT_ID", "旧身份证130503670401001已作废", ("130503670401001",), 0.9),
+    # Foreigners' permanent-residence ID (2023): 9, province 31, nationality 840.
+    ("CN_RESIDENT_ID", "外国人永久居留身份证号码：931840198503071231", ("931840198503071231",), 1.0),
+    ("CN_RESIDENT_ID", "Permanent residence ID 931840198503071231 (Shanghai)", ("931840198503071231",), 1.0),
     ("CN_RESIDENT_ID", "legacy 130503670401001", ("130503670401001",), 0.5),
     ("CN_MOBILE", "我的手机号是13800138000，请联系", ("13800138000",), 1.0),
     ("CN_MOBILE", "联系方式：138 0013 8000。", ("138 0013 8000",), 1.0),
@@ -141,6 +144,9 @@ NEGATIVES: list[tuple[str, str]] = [
     ("CN_RESIDENT_ID", "身份证号" + resident_id("110105", TOMORROW, "002")),  # born tomorrow
     ("CN_RESIDENT_ID", "身份证号" + resident_id("990105", "19491231", "002")),  # no province 99
     ("CN_RESIDENT_ID", "身份证号" + resident_id("110105", "18991231", "002")),  # before 1900
+    ("CN_RESIDENT_ID", "身份证号" + resident_id("919840", "19850307", "123")),  # 9, but no province 19
+    ("CN_RESIDENT_ID", "身份证号" + resident_id("971840", "19850307", "123")),  # 9, but Taiwan issues none
+    ("CN_RESIDENT_ID", "身份证号" + resident_id("931840", "19850230", "123")),  # 9, but 30 February
     ("CN_RESIDENT_ID", "订单号202311271234567890"),
     ("CN_RESIDENT_ID", "身份证号911010519491231002X"),  # inside a longer run
     ("CN_RESIDENT_ID", "身份证号11010519491231002X9"),
