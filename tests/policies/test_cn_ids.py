@@ -120,6 +120,14 @@ POSITIVES: list[tuple[str, str, tuple[str, ...], float]] = [
     ("CN_MOBILE", "Room 101-13812345678", ("13812345678",), 0.6),  # a whole mobile after a short group
     ("CN_MOBILE", "手机 138-1234-5678-0000", ("138-1234-5678",), 1.0),  # a group after it (fourth review)
     ("CN_LANDLINE", "Tel: 0755-8765-4321-1234", ("0755-8765-4321",), 0.9),  # an extension of four
+    # Groups of a longer number are not numbers (below); these are (fifth review).
+    ("CN_LANDLINE", "电话 0755 8765 4321", ("0755 8765 4321",), 0.9),
+    ("CN_LANDLINE", "call 010 8765 4321", ("010 8765 4321",), 0.9),
+    ("CN_LANDLINE", "Tel-0755-87654321", ("0755-87654321",), 0.9),  # letters alone are not a group
+    ("CN_LANDLINE", "电话 0755 8765 4321 / 0755 8765 1234", ("0755 8765 4321", "0755 8765 1234"), 0.9),
+    ("CN_LANDLINE", "邮编 518000 0755-87654321", ("0755-87654321",), 0.5),  # spaced: only if it is spaced too
+    ("CN_MOBILE", "手机 138 1234 5678", ("138 1234 5678",), 1.0),
+    ("CN_MOBILE", "Room 101 13812345678", ("13812345678",), 0.6),
     ("CN_RESIDENT_ID", "身份证 110105-19491231-002X", ("110105-19491231-002X",), 1.0),
     ("CN_PASSPORT", "护照号码E12345678，有效期十年", ("E12345678",), 0.65),
     ("CN_PASSPORT", "passport: EA1234567", ("EA1234567",), 0.65),
@@ -199,6 +207,11 @@ NEGATIVES: list[tuple[str, str]] = [
     ("CN_USCC", "信用代码" + uscc("91350100M000100Y5")),  # organization code check: Y4, not Y5
     ("CN_LANDLINE", "order 2024-0512-1381-2345"),  # one group of an order number (found by review)
     ("CN_MOBILE", "batch 20240512-138-1234-5678"),
+    ("CN_LANDLINE", "order 2024 0512 1381 2345"),  # joined by spaces (fifth review)
+    ("CN_LANDLINE", "流水号 2024 0512 3456 7890"),
+    ("CN_LANDLINE", "SN: 9F3A-0731-2345-6789"),  # after a group of letters and digits
+    ("CN_MOBILE", "batch 20240512 138 1234 5678"),
+    ("CN_MOBILE", "SN: 9F3A-138-1234-5678"),
     ("CN_PASSPORT", "E12345678"),  # no context
     ("CN_PASSPORT", "D1234567"),
     ("CN_PASSPORT", "护照E1234567"),
