@@ -11,13 +11,17 @@ from __future__ import annotations
 import operator
 from datetime import date
 
-# First two digits of a resident ID (GB/T 2260 province level). 71 Taiwan, 81/82 Hong Kong /
-# Macau, 83 Taiwan residents' residence permits, 91 the 2023 foreigners' permanent-residence ID.
-PROVINCE_CODES: frozenset[str] = frozenset(
+# GB/T 2260 province-level codes of the mainland: the first two digits of a resident ID.
+MAINLAND_PROVINCE_CODES: frozenset[str] = frozenset(
     str(code)
     for code in (*range(11, 16), *range(21, 24), *range(31, 38), *range(41, 47),
-                 *range(50, 55), *range(61, 66), 71, 81, 82, 83, 91)
+                 *range(50, 55), *range(61, 66))
 )  # fmt: skip
+# Also: 71 Taiwan, 81/82 Hong Kong / Macau, 83 Taiwan residents' residence permits.
+PROVINCE_CODES: frozenset[str] = MAINLAND_PROVINCE_CODES | {"71", "81", "82", "83"}
+# The 2023 foreigners' permanent-residence ID: 9, the issuing province, a 3-digit nationality
+# code, then birth date, sequence and check digit where a resident ID has them.
+FOREIGNER_ID_PREFIX = "9"
 
 _RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _RESIDENT_ID_CHECK = "10X98765432"
@@ -26,6 +30,26 @@ _RESIDENT_ID_CHECK = "10X98765432"
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUES = {char: value for value, char in enumerate(USCC_CHARSET)}
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+# GB 32100-2015 table A.1 (with the authorities added since): the registering authority (1st
+# character) and the organization types it registers (2nd character).
+USCC_ORGANIZATION_TYPES: dict[str, str] = {
+    "1": "1239",  # 机构编制: 机关, 事业单位, 编办管理的群众团体, 其他
+    "2": "19",  # 外交: 外国常驻新闻机构, 其他
+    "3": "123459",  # 司法行政: 律师事务所, 公证处, 基层法律服务所, 司法鉴定, 仲裁委员会, 其他
+    "4": "19",  # 文化: 外国在华文化中心, 其他
+    "5": "1239",  # 民政: 社会团体, 民办非企业单位, 基金会, 其他
+    "6": "129",  # 旅游: 外国 / 港澳台旅游部门常驻代表机构, 其他
+    "7": "129",  # 宗教: 宗教活动场所, 宗教院校, 其他
+    "8": "19",  # 工会: 基层工会, 其他
+    "9": "123",  # 工商 (市场监管): 企业, 个体工商户, 农民专业合作社
+    "A": "19",  # 中央军委改革和编制办公室: 军队事业单位, 其他
+    "N": "1239",  # 农业: 组级, 村级, 乡镇级集体经济组织, 其他
+    "Y": "1",  # 其他
+}
+# GB/T 2260's code for the whole country: where national-level bodies are registered.
+NATIONAL_REGION_CODE = "100000"
+# GB 11714-1997: the organization code (USCC characters 9-17) carries its own check character.
+_ORGANIZATION_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 
 _SEPARATORS = str.maketrans("", "", " -()\N{FULLWIDTH LEFT PARENTHESIS}\N{FULLWIDTH RIGHT PARENTHESIS}")
 
@@ -64,13 +88,21 @@ def _weighted_digit_sum(digits: str, weights: tuple[int, ...]) -> int:
 
 
 def is_valid_resident_id(text: str, today: date | None = None) -> bool:
-    """An 18-character resident ID: province, real birth date, check character all right."""
+    """An 18-character resident ID (or foreigner's permanent-residence ID): province, real
+    birth date, check character all right."""
     value = compact(text)
     if len(value) != 18 or not value[:17].isascii() or not value[:17].isdigit():
         return False
-    if value[:2] not in PROVINCE_CODES or resident_id_check_char(value[:17]) != value[17]:
+    if not _is_resident_id_region(value) or resident_id_check_char(value[:17]) != value[17]:
         return False  # the cheap checks first: most look-alikes fail the check character
     return is_real_birth_date(int(value[6:10]), int(value[10:12]), int(value[12:14]), today)
+
+
+def _is_resident_id_region(value: str) -> bool:
+    """A province code first, or a foreigner's permanent-residence ID's 9 and province code."""
+    if value.startswith(FOREIGNER_ID_PREFIX):
+        return value[1:3] in MAINLAND_PROVINCE_CODES
+    return value[:2] in PROVINCE_CODES
 
 
 def is_valid_legacy_resident_id(text: str, today: date | None = None) -> bool:
@@ -92,12 +124,30 @@ def uscc_check_char(body17: str) -> str:
     return USCC_CHARSET[(31 - total % 31) % 31]
 
 
+def organization_code_check_char(body8: str) -> str:
+    """GB 11714-1997 check character for the first 8 characters of an organization code
+    (digits, and letters valued A=10 ... Z=35)."""
+    total = sum(int(char, 36) * weight for char, weight in zip(body8, _ORGANIZATION_CODE_WEIGHTS, strict=True))
+    check = 11 - total % 11
+    return "X" if check == 10 else "0" if check == 11 else str(check)
+
+
 def is_valid_uscc(text: str) -> bool:
-    """A unified social credit code: charset, province in the region code, check character."""
+    """A unified social credit code: charset, authority and organization type, region code,
+    the organization code's check character and the code's own.
+
+    Each part is one more thing a random 18-digit number must get right: a province and the
+    check character alone let about one order number in 90 through.
+    """
     value = compact(text)
     if len(value) != 18 or any(char not in _USCC_VALUES for char in value):
         return False
-    if not value[2:8].isdigit() or value[2:4] not in PROVINCE_CODES:
+    if value[1] not in USCC_ORGANIZATION_TYPES.get(value[0], ""):
+        return False
+    region = value[2:8]
+    if not region.isdigit() or (region[:2] not in MAINLAND_PROVINCE_CODES and region != NATIONAL_REGION_CODE):
+        return False
+    if organization_code_check_char(value[8:16]) != value[16]:
         return False
     return uscc_check_char(value[:17]) == value[17]
 

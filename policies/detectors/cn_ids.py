@@ -51,8 +51,14 @@ _RIGHT = r"(?![0-9A-Za-z])(?![.][0-9])"
 # Not the second group of a dash-joined run of short digit groups: `2024-0512-1381-2345` is an
 # order number, not the landline 0512-1381-2345 (nor `20240512-138-1234-5678` a mobile). After
 # a whole number (`13812345678-13987654321`) or before an extension (`010-87654321-8001`), a
-# number is still one.
-_NOT_A_GROUP = r"(?<!(?<![0-9])[0-9]{1,8}-)"
+# number is still one. A group of letters and digits counts too (`SN 9F3A-0731-2345-6789`),
+# letters alone do not (`Tel-0755-87654321`). Joined by spaces, the number must be spaced
+# itself (`2024 0512 1381 2345`): `518000 0755-87654321` is a postcode and a landline.
+_NOT_A_GROUP = (
+    r"(?<!(?<![0-9])[0-9]{1,8}-)"
+    r"(?<!(?<![0-9A-Za-z])(?=[A-Za-z]*[0-9])[0-9A-Za-z]{1,8}-)"
+    r"(?:(?<!(?<![0-9])[0-9]{1,8} )|(?![0-9]{1,8} ))"
+)
 # ... unless the number stands whole on its own (`Room 101-13812345678`: eleven digits).
 _WHOLE_MOBILE = r"(?=1[3-9][0-9]{9}(?![0-9]))"
 

@@ -15,6 +15,7 @@ from policies.detectors.cn_checksums import (
     is_valid_uscc,
     luhn_check_digit,
     luhn_ok,
+    organization_code_check_char,
     resident_id_check_char,
     uscc_check_char,
 )
@@ -44,6 +45,11 @@ def test_resident_id_check_char(body: str, check: str) -> None:
         ("440524188001010014", False),  # right check, but born before 1900
         ("202311271234567890", False),  # order number: region 20, month 11, day 27 ... check
         ("990105194912310025", False),  # no province 99
+        ("931840198503071231", True),  # foreigner's permanent residence: 9, Shanghai, USA
+        ("911156199001010010", True),  # 9, Beijing, nationality 156
+        ("931840198503071232", False),  # wrong check character
+        ("919840198503071235", False),  # 9 then no province 19 (91 alone passed before)
+        ("971840198503071239", False),  # 9 then Taiwan: issued on the mainland only
         ("11010520250101001X", False),  # born after TODAY
         ("1101051949123100", False),  # too short
         ("１１０１０５１９４９１２３１００２Ｘ", False),  # full-width digits: normalize first
@@ -89,18 +95,49 @@ def test_is_real_birth_date(ymd: tuple[int, int, int], real: bool) -> None:
         ("91350100M000100Y43", True),  # GB 32100-2015 example
         ("91110000600037341L", True),
         ("91350100m000100y43", True),
+        ("914403001922038216", True),  # published codes: both check characters agree
+        ("91440300708461136T", True),
+        ("91330100716105852F", True),
+        ("11100000MB0143028R", True),  # 机构编制, 机关, registered at national level (100000)
+        ("12100000400000624D", True),  # 机构编制, 事业单位, national level
         ("91350100M000100Y44", False),
         ("91350100M000100Y4I", False),  # I is not in the charset
         ("91990100M000100Y43", False),  # no province 99
+        ("91910100M000100Y4T", False),  # no province 91 (check characters right, as below)
+        ("91100100M000100Y41", False),  # 10 is national only as 100000
+        ("94350100M000100Y4R", False),  # 工商 registers no type 4
+        ("Y1350100M000100Y4D", True),  # 其他, type 1
+        ("Y2350100M000100Y4A", False),  # 其他 has type 1 only
+        ("B1350100M000100Y41", False),  # no authority B
+        ("91350100M000100Y56", False),  # organization code check: Y4, not Y5
+        # An order number (found by review): 民政's type 2, province 42, but the organization code
+        # 61735013 checks to 1, not 8.
+        ("524220161735013889", False),
     ],
 )
 def test_is_valid_uscc(value: str, valid: bool) -> None:
     assert is_valid_uscc(value) is valid
 
 
+@pytest.mark.parametrize(
+    ("body", "check"),
+    [
+        ("M000100Y", "4"),
+        ("60003734", "1"),
+        ("MB014302", "8"),  # worked by hand: M=22, B=11; sum 201, 11 - 201 % 11 = 8
+        ("40000062", "4"),
+        ("00000000", "0"),  # 11 - 0 = 11: '0'
+        ("00000006", "X"),  # 11 - 12 % 11 = 10: 'X'
+    ],
+)
+def test_organization_code_check_char(body: str, check: str) -> None:
+    assert organization_code_check_char(body) == check
+
+
 def test_uscc_check_char_zero_case() -> None:
     """A weighted sum divisible by 31 gives check character '0', not index 31."""
-    body = next(f"9111000060003{n:04d}" for n in range(10_000) if uscc_check_char(f"9111000060003{n:04d}") == "0")
+    bodies = (f"91110000{org}{organization_code_check_char(org)}" for org in (f"6000{n:04d}" for n in range(10_000)))
+    body = next(body for body in bodies if uscc_check_char(body) == "0")
     assert is_valid_uscc(body + "0")
 
 

@@ -11,6 +11,7 @@ from presidio_analyzer import PatternRecognizer, RecognizerResult
 from policies.detectors.cn_checksums import (
     hk_id_check_char,
     luhn_check_digit,
+    organization_code_check_char,
     resident_id_check_char,
     uscc_check_char,
 )
@@ -38,6 +39,10 @@ def uscc(body: str) -> str:
     return body + uscc_check_char(body)
 
 
+def organization_code(body: str) -> str:
+    return body + organization_code_check_char(body)
+
+
 def hk_id(prefix: str, digits: str) -> str:
     return f"{prefix}{digits}({hk_id_check_char(prefix, digits)})"
 
@@ -62,7 +67,9 @@ CARD_16 = card("622202123456789")
 CARD_19 = card("622848001234567890")
 CARD_VISA = card("411111111111111")
 CARD_62_BAD = wrong_last(CARD_16)
-USCC_DIGITS = next(value for n in range(1000) if (value := uscc(f"91110108722607{n:03d}"))[-1].isdigit())
+USCC_DIGITS = next(
+    value for n in range(1000) if (value := uscc(f"91110108{organization_code(f'72260{n:03d}')}"))[-1].isdigit()
+)
 
 # (entity, text, the values the recognizer must find, lowest acceptable score)
 POSITIVES: list[tuple[str, str, tuple[str, ...], float]] = [
@@ -73,6 +80,9 @@ POSITIVES: list[tuple[str, str, tuple[str, ...], float]] = [
     ("CN_RESIDENT_ID", f"两人：{ID_GZ}、{ID_DIGITS}", (ID_GZ, ID_DIGITS), 1.0),
     ("CN_RESIDENT_ID", "travellers with 11010519491231002X booked", ("11010519491231002X",), 1.0),
     ("CN_RESIDENT_ID", "旧身份证130503670401001已作废", ("130503670401001",), 0.9),
+    # Foreigners' permanent-residence ID (2023): 9, province 31, nationality 840.
+    ("CN_RESIDENT_ID", "外国人永久居留身份证号码：931840198503071231", ("931840198503071231",), 1.0),
+    ("CN_RESIDENT_ID", "Permanent residence ID 931840198503071231 (Shanghai)", ("931840198503071231",), 1.0),
     ("CN_RESIDENT_ID", "legacy 130503670401001", ("130503670401001",), 0.5),
     ("CN_MOBILE", "我的手机号是13800138000，请联系", ("13800138000",), 1.0),
     ("CN_MOBILE", "联系方式：138 0013 8000。", ("138 0013 8000",), 1.0),
@@ -100,6 +110,9 @@ POSITIVES: list[tuple[str, str, tuple[str, ...], float]] = [
     ("CN_USCC", "Company 91110000600037341L registered", ("91110000600037341L",), 1.0),
     ("CN_USCC", f"税号{USCC_DIGITS}", (USCC_DIGITS,), 1.0),
     ("CN_USCC", "code 91350100m000100y43.", ("91350100m000100y43",), 1.0),
+    # Registered at national level: region 100000 (found by review).
+    ("CN_USCC", "统一社会信用代码：11100000MB0143028R", ("11100000MB0143028R",), 1.0),
+    ("CN_USCC", "credit code 12100000400000624D of the institute", ("12100000400000624D",), 1.0),
     ("CN_RESIDENT_ID", "身份证 1101 0519 4912 3100 2X", ("1101 0519 4912 3100 2X",), 1.0),  # found by review
     ("CN_LANDLINE", "电话：010-87654321-8001", ("010-87654321",), 0.9),  # an extension after it
     ("CN_LANDLINE", "总机 0755-8765-4321-123", ("0755-8765-4321",), 0.9),
@@ -107,6 +120,14 @@ POSITIVES: list[tuple[str, str, tuple[str, ...], float]] = [
     ("CN_MOBILE", "Room 101-13812345678", ("13812345678",), 0.6),  # a whole mobile after a short group
     ("CN_MOBILE", "手机 138-1234-5678-0000", ("138-1234-5678",), 1.0),  # a group after it (fourth review)
     ("CN_LANDLINE", "Tel: 0755-8765-4321-1234", ("0755-8765-4321",), 0.9),  # an extension of four
+    # Groups of a longer number are not numbers (below); these are (fifth review).
+    ("CN_LANDLINE", "电话 0755 8765 4321", ("0755 8765 4321",), 0.9),
+    ("CN_LANDLINE", "call 010 8765 4321", ("010 8765 4321",), 0.9),
+    ("CN_LANDLINE", "Tel-0755-87654321", ("0755-87654321",), 0.9),  # letters alone are not a group
+    ("CN_LANDLINE", "电话 0755 8765 4321 / 0755 8765 1234", ("0755 8765 4321", "0755 8765 1234"), 0.9),
+    ("CN_LANDLINE", "邮编 518000 0755-87654321", ("0755-87654321",), 0.5),  # spaced: only if it is spaced too
+    ("CN_MOBILE", "手机 138 1234 5678", ("138 1234 5678",), 1.0),
+    ("CN_MOBILE", "Room 101 13812345678", ("13812345678",), 0.6),
     ("CN_RESIDENT_ID", "身份证 110105-19491231-002X", ("110105-19491231-002X",), 1.0),
     ("CN_PASSPORT", "护照号码E12345678，有效期十年", ("E12345678",), 0.65),
     ("CN_PASSPORT", "passport: EA1234567", ("EA1234567",), 0.65),
@@ -141,6 +162,9 @@ NEGATIVES: list[tuple[str, str]] = [
     ("CN_RESIDENT_ID", "身份证号" + resident_id("110105", TOMORROW, "002")),  # born tomorrow
     ("CN_RESIDENT_ID", "身份证号" + resident_id("990105", "19491231", "002")),  # no province 99
     ("CN_RESIDENT_ID", "身份证号" + resident_id("110105", "18991231", "002")),  # before 1900
+    ("CN_RESIDENT_ID", "身份证号" + resident_id("919840", "19850307", "123")),  # 9, but no province 19
+    ("CN_RESIDENT_ID", "身份证号" + resident_id("971840", "19850307", "123")),  # 9, but Taiwan issues none
+    ("CN_RESIDENT_ID", "身份证号" + resident_id("931840", "19850230", "123")),  # 9, but 30 February
     ("CN_RESIDENT_ID", "订单号202311271234567890"),
     ("CN_RESIDENT_ID", "身份证号911010519491231002X"),  # inside a longer run
     ("CN_RESIDENT_ID", "身份证号11010519491231002X9"),
@@ -178,8 +202,16 @@ NEGATIVES: list[tuple[str, str]] = [
     ("CN_USCC", f"信用代码{ID_DIGITS}"),  # a valid resident ID
     ("CN_USCC", "信用代码X91350100M000100Y43"),
     ("CN_USCC", "订单号202311271234567890"),
+    ("CN_USCC", "信用代码" + uscc("91100100M000100Y4")),  # region 10 is national only as 100000
+    ("CN_USCC", "信用代码" + uscc("94350100M000100Y4")),  # 工商 registers no type 4
+    ("CN_USCC", "信用代码" + uscc("91350100M000100Y5")),  # organization code check: Y4, not Y5
     ("CN_LANDLINE", "order 2024-0512-1381-2345"),  # one group of an order number (found by review)
     ("CN_MOBILE", "batch 20240512-138-1234-5678"),
+    ("CN_LANDLINE", "order 2024 0512 1381 2345"),  # joined by spaces (fifth review)
+    ("CN_LANDLINE", "流水号 2024 0512 3456 7890"),
+    ("CN_LANDLINE", "SN: 9F3A-0731-2345-6789"),  # after a group of letters and digits
+    ("CN_MOBILE", "batch 20240512 138 1234 5678"),
+    ("CN_MOBILE", "SN: 9F3A-138-1234-5678"),
     ("CN_PASSPORT", "E12345678"),  # no context
     ("CN_PASSPORT", "D1234567"),
     ("CN_PASSPORT", "护照E1234567"),
@@ -224,6 +256,8 @@ LOOK_ALIKES = [
     "日期 2023-11-27 13:45:00",
     "IP 192.168.100.138",
     "IMEI 490154203237518",
+    "订单号 524220161735013889",  # passed the USCC check character (found by review)
+    "order 524220161735013889 shipped",
 ]
 
 

@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from policies.detectors.cn_checksums import luhn_check_digit
 from policies.detectors.pii import FORMAT_CHARS_ALLOWANCE, ContextWords, Coverage, PiiDetector
-from policies.detectors.pii_slots import RecognizerSlot, default_slots
+from policies.detectors.pii_slots import (
+    ASCII_FLAGS,
+    IssuerCheckedCreditCardRecognizer,
+    RecognizerSlot,
+    default_slots,
+    has_card_issuer_prefix,
+)
 from policies.engine import Policy
 from policies.findings import Direction, Finding
 from policies.light_view import light_view
@@ -118,6 +124,12 @@ CONTEXT: list[tuple[str, str, float | None]] = [
     ("cc 4111 1111 1111 1111", "CREDIT_CARD", 1.0),  # Presidio's `cc ` with its space stripped
     ("手机13812345678", "CN_MOBILE", 1.0),  # Chinese words: the recognizer's own, by substring
     ("号码13812345678", "CN_MOBILE", 0.6),
+    ("电话号码 2125550143", "PHONE_NUMBER", 0.75),
+    ("手机号码：2125550143", "PHONE_NUMBER", 0.75),
+    ("发票号码 5254395893", "PHONE_NUMBER", None),  # 号码 ends invoice, order, contract numbers
+    ("订单号码：2125550143", "PHONE_NUMBER", None),
+    ("合同号码 4318247068", "PHONE_NUMBER", None),
+    ("phone number 2125550143", "PHONE_NUMBER", 0.75),
 ]
 
 
@@ -165,6 +177,60 @@ def test_phone_number_defers_to_cn_mobile() -> None:
 
 def test_credit_card_defers_to_cn_bank_card() -> None:
     assert {f.kind for f in DETECTOR.detect(f"银行卡 {UNIONPAY}")} == {"CN_BANK_CARD"}
+
+
+# --- credit cards: the issuer's range and length, not Luhn alone ---------------------------
+
+CARD_RECOGNIZER = IssuerCheckedCreditCardRecognizer()
+
+# (text, the card number as written; None: no card). Luhn-valid, all of them.
+CARDS: list[tuple[str, str | None]] = [
+    ("visa 4111 1111 1111 1111", "4111 1111 1111 1111"),
+    ("付款卡 5555-5555-5555-4444", "5555-5555-5555-4444"),  # Mastercard
+    ("amex 378282246310005", "378282246310005"),
+    ("discover 6011111111111117", "6011111111111117"),
+    ("JCB卡 3530111333300000", "3530111333300000"),
+    ("diners 36227206271667", "36227206271667"),  # 36: 14 digits
+    ("diners 3056930009020004", "3056930009020004"),  # 300-305: 16
+    ("银联 6200000000000005", "6200000000000005"),
+    ("商品条码 6932743940999", None),  # EAN-13 barcode (69: China)
+    ("barcode 6932743940999", None),
+    ("ts 1700000000123456", None),  # a millisecond timestamp
+    ("韵达单号 4363580876090", None),  # 13 digits from 4: not a Visa length
+    ("IMEI 490154203237518", None),  # 15 digits from 4
+    ("卡号 5000000000000611", None),  # 50: Maestro, left out
+    ("visa 4222222222222", None),  # Visa's retired 13-digit numbers
+    ("amex 3782822463100003", None),  # 16 digits from 37
+]
+
+
+@pytest.mark.parametrize(("text", "card"), CARDS)
+def test_credit_cards_need_an_issuer_range_and_length(text: str, card: str | None) -> None:
+    found = [text[r.start : r.end] for r in CARD_RECOGNIZER.analyze(text, ["CREDIT_CARD"], None, ASCII_FLAGS)]
+    assert found == ([] if card is None else [card])
+
+
+@pytest.mark.parametrize(
+    "text", ["商品条码 6932743940999", "ts 1700000000123456", "韵达单号 4363580876090", "IMEI 490154203237518"]
+)
+def test_luhn_valid_numbers_of_no_card_issuer_are_left_alone(default_policy: Policy, text: str) -> None:
+    assert default_policy.evaluate(text, Direction.PROMPT).text == text
+
+
+@pytest.mark.parametrize(
+    ("digits", "issued"),
+    [
+        ("4111111111111111", True), ("4111111111111111111", True), ("411111111111111", False),
+        ("5100000000000000", True), ("5600000000000000", False), ("2221000000000000", True),
+        ("2720990000000000", True), ("2721000000000000", False), ("2220990000000000", False),
+        ("340000000000000", True), ("350000000000000", False), ("6440000000000000", True),
+        ("6430000000000000", False), ("3589000000000000000", True), ("3590000000000000", False),
+        ("36000000000000", True), ("3050000000000000", True), ("3060000000000000", False),
+        ("8100000000000000", True), ("620000000000000", False),
+    ],
+)  # fmt: skip
+def test_has_card_issuer_prefix_edges(digits: str, issued: bool) -> None:
+    assert has_card_issuer_prefix(digits) is issued
 
 
 def test_windows_find_everything_in_a_long_text() -> None:

@@ -16,12 +16,15 @@ from policies.detectors.cn_ids import MobileRecognizer
 from policies.detectors.pii_slots import ASCII_FLAGS, RecognizerSlot, default_slots
 from policies.detectors.recognizer_spans import SLICE_CONTEXT, CompiledPatterns, Span, remove_contained, span_finder
 from tests.policies.test_cn_ids import LOOK_ALIKES, NEGATIVES, POSITIVES
-from tests.policies.test_pii import EVERY_KIND
+from tests.policies.test_pii import CARDS, EVERY_KIND
 
 SLOTS = default_slots()
 GLOBAL_SLOTS = [slot for slot in SLOTS if slot.entity not in cn_ids.ENTITIES]
 
-CORPUS = [*EVERY_KIND, *(text for _, text, _, _ in POSITIVES), *(text for _, text in NEGATIVES), *LOOK_ALIKES]
+CORPUS = [
+    *EVERY_KIND, *(text for _, text, _, _ in POSITIVES), *(text for _, text in NEGATIVES), *LOOK_ALIKES,
+    *(text for text, _ in CARDS),
+]  # fmt: skip
 
 # Generated texts: digits above all, the separators identifiers are written with, letters,
 # a few CJK characters, and the context words that move the Chinese recognizers' scores.
@@ -37,7 +40,8 @@ _SEEDS = (
     "010-12345678", "075587654321", "6222021234567894", "4111 1111 1111 1111", "91350100M000100Y43",
     "E12345678", "C12345678", "H1234567801", "A123456(3)", "D288754（2）", "京A12345", "粤B·D12345",
     "536-90-4399", "li.lei@example.com", "192.168.10.20", "fe80::1", "GB82 WEST 1234 5698 7654 32",
-    "1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "(212) 555-0198", "example.com/a?b=1",
+    "1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "(212) 555-0198", "example.com/a?b=1", "378282246310005",
+    "6932743940999",
 )  # fmt: skip
 
 piece = st.one_of(
