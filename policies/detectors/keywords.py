@@ -300,6 +300,8 @@ class KeywordDetector:
             more_accepted, more_allowed = self._scan(reading)
             accepted += more_accepted
             allowed += more_allowed
+        if not accepted:
+            return []
         inside = _AllowIndex(allowed)
         findings = {
             Finding(self.name, KIND, category, start, end, 1.0, self.name)
