@@ -79,6 +79,11 @@ _NO_FILE = 0  # the origin of terms given as `Term`s and of allow phrases
 _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 
 
+#: What one reading of a text yields: (categories, original span) of each accepted term hit,
+#: and the original span of each accepted allow-phrase hit.
+_Accepted = tuple[list[tuple[tuple[str, ...], tuple[int, int]]], list[tuple[int, int]]]
+
+
 class KnownKeyChanged(Exception):
     """An appended line would change a key the base automaton already has: build afresh."""
 
@@ -311,7 +316,7 @@ class KeywordDetector:
         }
         return sorted(findings, key=lambda f: (f.start, f.end, f.category))
 
-    def _scan(self, text: str) -> tuple[list[tuple[tuple[str, ...], tuple[int, int]]], list[tuple[int, int]]]:
+    def _scan(self, text: str) -> _Accepted:
         """The accepted term hits of one reading (categories, original span) and the original
         spans of its accepted allow-phrase hits."""
         folded = fold(text)
@@ -345,9 +350,7 @@ class KeywordDetector:
             for (start, end), (_, value) in zip(spans, raw_hits, strict=True)
         ]
 
-    def _accepted(
-        self, text: str, folded: str, hits: list[_Hit]
-    ) -> tuple[list[tuple[tuple[str, ...], tuple[int, int]]], list[tuple[int, int]]]:
+    def _accepted(self, text: str, folded: str, hits: list[_Hit]) -> _Accepted:
         offsets = OffsetMap(text)
         accepted: list[tuple[tuple[str, ...], tuple[int, int]]] = []
         allowed: list[tuple[int, int]] = []
