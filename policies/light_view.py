@@ -20,7 +20,8 @@ from policies.ignorable import DEFAULT_IGNORABLE
 # identifier from a pattern: NFKC per character (full-width `１３８`, `＠`, math-bold digits,
 # the ideographic space), deletion of what renders as nothing -- format characters (Cf:
 # zero-width, bidi, soft hyphen, BOM), combining marks and variation selectors (Mn, Me: a
-# `\u0301` or `\ufe0f` after a digit), Hangul fillers -- and U+FFFD for lone surrogates (RE2
+# `\u0301` or `\ufe0f` after a digit), every other default-ignorable code point (Hangul
+# fillers, unassigned U+2065) -- and U+FFFD for lone surrogates (RE2
 # cannot read them). No case folding, no separator removal, no Traditional -> Simplified.
 # Chinese sentence punctuation that NFKC would turn into ASCII is kept as it is: no identifier
 # contains it, and it is in nearly every Chinese text, which would otherwise never be "clean"
