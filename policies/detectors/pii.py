@@ -24,11 +24,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import re2
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
 
 from policies.detectors import cn_ids
 from policies.detectors.pii_hold import trailing_identifier_start
 from policies.detectors.pii_slots import EXTENSION_CHARS, RecognizerSlot
 from policies.detectors.prefilter_set import PrefilterSet
+from policies.detectors.prefilters import looks_ahead
 from policies.detectors.recognizer_spans import SpanFinder, span_finder
 from policies.detectors.utf8_text import Utf8Text
 from policies.findings import Finding
@@ -37,6 +39,8 @@ from policies.light_view import LightView, kept_tail_start, light_fold_class, li
 CONTEXT_BOOST = 0.35
 CONTEXT_MIN_SCORE = 0.4
 #: Characters a search goes on past a `stop` character, for look-aheads (`\\b`, `(?!\\.\\d)`).
+#: A recognizer without any ends its search at the stop: past it, a regex can only fail, and
+#: failing can be dear (Presidio's URL pattern tries its 1,500 TLDs after every "word.").
 STOP_CONTEXT = 8
 #: Deleted format characters (zero-width, bidi) that a match may contain and still fit in the
 #: declared `max_match_chars`, which counts *original* characters. A match with more is still
@@ -88,6 +92,7 @@ class _Compiled:
     prefilter: re2._Regexp | None
     find: SpanFinder
     stop: re.Pattern[str] | None
+    stop_context: int
     extension: re.Pattern[str] | None
 
 
@@ -109,6 +114,7 @@ class PiiDetector:
         compiled = [
             _Compiled(s, ContextWords(s.context), re2.compile(s.prefilter, options) if s.prefilter else None,
                       span_finder(s.recognizer, s.entity, s.regex_flags), re.compile(s.stop) if s.stop else None,
+                      STOP_CONTEXT if _looks_ahead(s.recognizer) else 0,
                       re.compile(s.extension, re.IGNORECASE) if s.extension else None)
             for s in slots
         ]
@@ -217,9 +223,11 @@ class PiiDetector:
             first, last = max(0, match_start - margin), min(size, match_end + margin + 1)
             extended = item.extension is not None and item.extension.match(text, match_end)
             end = min(size, last + (EXTENSION_CHARS if extended else reach))
-            stop = item.stop.search(text, last, end) if item.stop is not None else None
+            # From the last place a finding may start: a stop there begins none, and one after
+            # it ends any finding begun before.
+            stop = item.stop.search(text, last - 1, end) if item.stop is not None else None
             if stop is not None:
-                end = min(end, stop.start() + STOP_CONTEXT)
+                end = min(end, stop.start() + item.stop_context)
             if windows and first < windows[-1][2]:
                 previous = windows[-1]
                 windows[-1] = (previous[0], max(previous[1], last), max(previous[2], end))
@@ -234,6 +242,14 @@ class PiiDetector:
             if score >= self.score_threshold:
                 findings.append(Finding(self.name, entity, "pii", start, end, score, f"{self.name}.{entity}"))
         return findings
+
+
+def _looks_ahead(recognizer: EntityRecognizer) -> bool:
+    """Whether the recognizer may test the text after its matches (unknown: it may)."""
+    if not isinstance(recognizer, PatternRecognizer):
+        return True
+    patterns: list[Pattern] = recognizer.patterns  # type: ignore[has-type]  # untyped in Presidio
+    return looks_ahead(pattern.regex for pattern in patterns)
 
 
 class Coverage:

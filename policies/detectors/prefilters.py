@@ -52,6 +52,26 @@ def without_lookarounds(pattern: str) -> str:
     return "".join(out)
 
 
+#: Tokens outside character classes, besides look-aheads, that read the text after the
+#: position they are tested at: word boundaries (`\\m \\M` are the `regex` module's), end anchors.
+_LOOKING_AHEAD = frozenset({"\\b", "\\B", "\\m", "\\M", "\\Z", "\\z", "$"})
+
+
+def looks_ahead(patterns: Iterable[str]) -> bool:
+    """Whether any of `patterns` asserts something about the text after a position: then a
+    search must see characters past where its matches can end, for the assertion's sake."""
+    for pattern in patterns:
+        i = 0
+        while i < len(pattern):
+            if pattern.startswith(("(?=", "(?!"), i):
+                return True
+            step = _token_length(pattern, i)
+            if pattern[i : i + step] in _LOOKING_AHEAD:
+                return True
+            i += step
+    return False
+
+
 def union_prefilter(patterns: Iterable[str], ignore_case: bool) -> str:
     """One RE2 pattern matching wherever any of `patterns` can; raises ValueError if RE2
     cannot compile it (the caller then needs a hand-written prefilter)."""

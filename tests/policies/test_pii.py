@@ -16,6 +16,7 @@ from policies.detectors.pii_slots import (
     default_slots,
     has_card_issuer_prefix,
 )
+from policies.detectors.utf8_text import Utf8Text
 from policies.engine import Policy
 from policies.findings import Direction, Finding
 from policies.light_view import light_view
@@ -402,12 +403,29 @@ def test_candidate_phone_recognizer_answers_as_presidio_does(text: str) -> None:
         # A written-out extension is part of the number: its last digit must not be left out.
         "call +1 650-253-0000 ext. 1234 now",
         "call (650) 253-0000 extension 12345 today",
+        # A URL search ends at the stop after it (its patterns look at nothing beyond), also
+        # when the stop is right after the candidate or a path runs on through Chinese.
+        "visit company.cn today. 老师 and x.y@example.com today.",
+        "见 example.com/路径/文件。下一句 www.example.org\t(a.com)",
+        "'https://a.example.com/x' \"b.org\" c.d.e.f.com.",
     ],
 )
 def test_windows_agree_with_the_whole_text_on_found_edge_cases(text: str) -> None:
     ours = {(f.kind, f.start, f.end, f.score) for f in DETECTOR.detect(text)}
     assert ours == whole_text_findings(SLOTS, text, 0.5, DETECTOR.context_window)
 
+
+
+def test_a_search_without_look_aheads_ends_at_its_stop() -> None:
+    """Past a URL's stop (white space) Presidio's pattern can only fail, and failing costs
+    it a try of every TLD after each "word.": its windows end at the stop. An e-mail's
+    pattern ends in `\\b`, so its search sees a few characters past the stop."""
+    urls = next(item for item in DETECTOR._filtered if item.slot.entity == "URL")
+    mails = next(item for item in DETECTOR._filtered if item.slot.entity == "EMAIL_ADDRESS")
+    text = "visit company.cn today. Then mail a@b.cn today, said Li."
+    source = Utf8Text(text)
+    assert [text[first:end] for first, _, end in DETECTOR._windows(urls, source, None)] == ["company.cn", "b.cn"]
+    assert [text[first:end] for first, _, end in DETECTOR._windows(mails, source, None)] == ["a@b.cn today, "]
 
 
 @pytest.mark.parametrize(

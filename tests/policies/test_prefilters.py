@@ -15,7 +15,7 @@ from presidio_analyzer import PatternRecognizer
 from policies.detectors import cn_ids
 from policies.detectors.pii import FORMAT_CHARS_ALLOWANCE
 from policies.detectors.pii_slots import ASCII_FLAGS, RecognizerSlot, default_slots
-from policies.detectors.prefilters import regex_prefilter, union_prefilter, without_lookarounds
+from policies.detectors.prefilters import looks_ahead, regex_prefilter, union_prefilter, without_lookarounds
 from tests.policies.test_recognizer_spans import identifier_texts
 
 # --- without_lookarounds --------------------------------------------------------------------
@@ -61,6 +61,19 @@ def test_without_lookarounds(pattern: str, expected: str) -> None:
 def test_without_lookarounds_rejects_unbalanced_patterns(pattern: str) -> None:
     with pytest.raises(ValueError):
         without_lookarounds(pattern)
+
+
+# --- looks_ahead ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pattern", [r"a(?=b)", r"a(?!\.\d)", r"\bab", r"a\B", r"ab$", r"ab\Z", r"\mab\M"])
+def test_looks_ahead_finds_assertions_on_what_follows(pattern: str) -> None:
+    assert looks_ahead(["plain", pattern])
+
+
+@pytest.mark.parametrize("pattern", [r"(?<!x)ab", r"(?<=\d)ab", r"[$\b]x", r"a\\b", r"\$5", r"(?i)ab[^\s]*"])
+def test_looks_ahead_ignores_look_behinds_classes_and_escaped_characters(pattern: str) -> None:
+    assert not looks_ahead([pattern])
 
 
 # --- union_prefilter ------------------------------------------------------------------------
