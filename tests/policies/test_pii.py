@@ -11,7 +11,10 @@ from policies.detectors.cn_checksums import luhn_check_digit
 from policies.detectors.pii import FORMAT_CHARS_ALLOWANCE, ContextWords, Coverage, PiiDetector
 from policies.detectors.pii_slots import (
     ASCII_FLAGS,
+    HOSTS_REMEMBERED,
+    FastIpRecognizer,
     IssuerCheckedCreditCardRecognizer,
+    OfflineEmailRecognizer,
     RecognizerSlot,
     default_slots,
     has_card_issuer_prefix,
@@ -178,6 +181,43 @@ def test_phone_number_defers_to_cn_mobile() -> None:
 
 def test_credit_card_defers_to_cn_bank_card() -> None:
     assert {f.kind for f in DETECTOR.detect(f"银行卡 {UNIONPAY}")} == {"CN_BANK_CARD"}
+
+
+# --- IP addresses and e-mails: Presidio's checks, made cheap -----------------------------------
+
+_OCTETS = st.sampled_from(["0", "00", "01", "007", "1", "9", "10", "99", "100", "199", "249", "255", "256", "300", "999"])
+
+
+@given(st.lists(_OCTETS, min_size=4, max_size=4).map(".".join) | st.text(alphabet="0123456789./:abcdef０", max_size=20))
+@settings(max_examples=400, deadline=None)
+def test_the_dotted_quad_shortcut_invalidates_what_ipaddress_does(text: str) -> None:
+    from presidio_analyzer.predefined_recognizers import IpRecognizer
+
+    assert bool(FastIpRecognizer().invalidate_result(text)) == bool(IpRecognizer().invalidate_result(text))
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["li.lei@example.com", "x@example.com", "a@b.c", "a@localhost", "u@mail.example.co.uk", "u@example.invalid",
+     "a/b@example.com", "a?b@nothing", "a#x@y.org", "u@[::1]", "u@example.com.", "u@192.168.0.1", "u@münchen.de"],
+)
+def test_the_email_check_remembers_hosts_and_answers_as_tldextract_does(address: str) -> None:
+    from policies.detectors.pii_slots import _OFFLINE_TLD
+
+    recognizer = OfflineEmailRecognizer()
+    expected = bool(_OFFLINE_TLD(address).fqdn)
+    assert recognizer.validate_result(address) is expected
+    assert recognizer.validate_result(address) is expected  # now from what it remembers
+    # Another address on the same host gets the same answer.
+    other = "someone.else+tag@" + address.rpartition("@")[2]
+    assert recognizer.validate_result(other) is bool(_OFFLINE_TLD(other).fqdn)
+
+
+def test_the_email_check_forgets_hosts_beyond_its_bound() -> None:
+    recognizer = OfflineEmailRecognizer()
+    for n in range(HOSTS_REMEMBERED + 10):
+        recognizer.validate_result(f"a@host{n}.example.com")
+    assert len(recognizer._has_registrable_domain) <= HOSTS_REMEMBERED
 
 
 # --- credit cards: the issuer's range and length, not Luhn alone ---------------------------
