@@ -165,6 +165,7 @@ def _get_tables() -> _Tables:
     return _tables
 
 
+@functools.cache
 def _t2s_map() -> dict[str, str]:
     """OpenCC's Traditional -> Simplified mapping for single characters.
 
@@ -176,6 +177,31 @@ def _t2s_map() -> dict[str, str]:
     if len(converted) != len(chars):
         raise RuntimeError("OpenCC t2s changed the number of lines; cannot build the fold table")
     return {c: s for c, s in zip(chars, converted, strict=True) if c != s}
+
+
+@functools.cache
+def _traditional_forms() -> dict[str, str]:
+    """Each Simplified character -> the characters OpenCC's t2s folds to it (`证` -> `証證`)."""
+    forms: dict[str, str] = {}
+    for traditional, simplified in _t2s_map().items():
+        if len(simplified) == 1:
+            forms[simplified] = forms.get(simplified, "") + traditional
+    return forms
+
+
+def with_traditional_forms(chars: str) -> str:
+    """`chars` and, after them, every character that folds to one of them: for a character
+    class of Chinese characters listed in Simplified form (`沪粤` -> `沪粤滬粵`)."""
+    forms = _traditional_forms()
+    extra = "".join(forms.get(ch, "") for ch in chars)
+    return chars + "".join(dict.fromkeys(ch for ch in extra if ch not in chars))
+
+
+def spellings(word: str) -> list[str]:
+    """`word` and every way of writing it with some of its characters in Traditional form:
+    each character as itself or as any character the fold takes to it (`护照` -> 护照, 護照)."""
+    forms = _traditional_forms()
+    return ["".join(chars) for chars in itertools.product(*(ch + forms.get(ch, "") for ch in word))]
 
 
 @functools.cache

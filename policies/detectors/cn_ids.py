@@ -18,7 +18,6 @@ recognizers only on windows around its hits.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, ClassVar
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
@@ -31,7 +30,9 @@ from policies.detectors.cn_checksums import (
     is_valid_uscc,
     luhn_ok,
 )
+from policies.detectors.context_words import ContextLexicon
 from policies.detectors.prefilters import union_prefilter
+from policies.normalize import with_traditional_forms
 
 if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -68,11 +69,13 @@ _MOBILE_PREFIX = r"(?:(?:\+|00)86[ -]?|\(\+?86\)[ -]?|86[ -]?)"
 _MOBILE_SEGMENT = r"1(?:3[0-9]|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8[0-9]|9[0-35-9])"
 _AREA = r"(?:10|2[0-9]|[3-9][0-9]{2})"  # area code without its trunk 0
 _LOCAL = r"[1-9][0-9]{2,3}[ -]?[0-9]{4}"
-_PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+# Province characters and the last character of special plates, also in Traditional form
+# (`粵B12345` is a Guangdong plate written in Hong Kong).
+_PLATE_PROVINCES = with_traditional_forms("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼")
 _PLATE_LETTER = "A-HJ-NP-Z"  # plates never use I or O
 _PLATE_SERIAL = (
     rf"(?:[DF][{_PLATE_LETTER}0-9][0-9]{{4}}|[0-9]{{5}}[DF]"
-    rf"|[{_PLATE_LETTER}0-9]{{4}}[{_PLATE_LETTER}0-9挂学警港澳])"
+    rf"|[{_PLATE_LETTER}0-9]{{4}}[{_PLATE_LETTER}0-9{with_traditional_forms('挂学警港澳')}])"
 )
 
 PatternSpec = tuple[str, str, float]
@@ -100,31 +103,22 @@ class ChineseIdRecognizer(PatternRecognizer):
         )
         # Presidio compiles patterns on first use; do it at load time, not on a request.
         super().analyze("", [self.ENTITY])
-        self._context_words = re.compile("|".join(map(re.escape, self.CONTEXT)), re.IGNORECASE)
+        self._context = ContextLexicon(self.CONTEXT)
 
     def adjusted_score(self, matched: str, score: float) -> float:
         """The score after Presidio's validation; a hook for graded checks (bank cards)."""
         return score
 
     def context_word(self, text: str, start: int, end: int) -> str | None:
-        """The first context word within `CONTEXT_BEFORE` characters before `text[start:end]` or
-        `CONTEXT_AFTER` after it, if any."""
-        before = text[max(0, start - CONTEXT_BEFORE) : start].lower()
-        after = text[end : end + CONTEXT_AFTER].lower()
-        for word in self.CONTEXT:
-            if word in before or word in after:
-                return word
-        return None
-
-    def has_context(self, text: str, start: int, end: int) -> bool:
-        """Whether `context_word` would find a word: one regex search a side, no copies."""
-        search = self._context_words.search
-        return bool(search(text, max(0, start - CONTEXT_BEFORE), start) or search(text, end, end + CONTEXT_AFTER))
+        """A context word within `CONTEXT_BEFORE` characters before `text[start:end]` or
+        `CONTEXT_AFTER` after it, if any (as listed; it may be written in Traditional)."""
+        before = self._context.find(text, max(0, start - CONTEXT_BEFORE), start)
+        return before if before is not None else self._context.find(text, end, end + CONTEXT_AFTER)
 
     def rescore(self, text: str, start: int, end: int, score: float) -> float:
         """The score after Presidio's validation: `adjusted_score`, then the context boost."""
         score = self.adjusted_score(text[start:end], score)
-        if score > 0 and self.has_context(text, start, end):
+        if score > 0 and self.context_word(text, start, end) is not None:
             score = min(EntityRecognizer.MAX_SCORE, score + CONTEXT_BOOST)
         return score
 
@@ -212,7 +206,7 @@ class MobileRecognizer(ChineseIdRecognizer):
         ),
     )
     CONTEXT = (
-        "手机", "电话", "联系方式", "微信", "致电", "mobile", "phone", "cell", "tel",
+        "手机", "手提", "电话", "联系方式", "联络", "微信", "致电", "mobile", "phone", "cell", "tel",
         "call", "whatsapp", "wechat",
     )  # fmt: skip
 
@@ -239,7 +233,7 @@ class LandlineRecognizer(ChineseIdRecognizer):
         ("cn_landline_compact", rf"{_LEFT}0{_AREA}{_LOCAL}{_RIGHT}", 0.3),
     )
     CONTEXT = (
-        "电话", "座机", "固话", "传真", "联系方式", "总机", "phone", "tel", "call", "landline", "fax",
+        "电话", "座机", "固话", "传真", "联系方式", "联络", "总机", "phone", "tel", "call", "landline", "fax",
     )  # fmt: skip
 
     def invalidate_result(self, pattern_text: str) -> bool:

@@ -27,6 +27,7 @@ import re2
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
 
 from policies.detectors import cn_ids
+from policies.detectors.context_words import ContextLexicon
 from policies.detectors.pii_hold import trailing_identifier_start
 from policies.detectors.pii_slots import EXTENSION_CHARS, RecognizerSlot
 from policies.detectors.prefilter_set import PrefilterSet
@@ -51,15 +52,16 @@ FORMAT_CHARS_ALLOWANCE = 8
 class ContextWords:
     """Words that raise a match's score when they stand just before it, as Presidio does.
 
-    Chinese words match anywhere in the window: there are no spaces to split words on. ASCII
-    words match only as whole words (an optional plural `s` aside), so `tel` does not fire in
-    `hotel` nor `ip` in `ship`; `tel13812345678` still counts.
+    Chinese words match anywhere in the window: there are no spaces to split words on; they
+    count in Traditional characters too (`電話` as `电话`). ASCII words match only as whole
+    words (an optional plural `s` aside), so `tel` does not fire in `hotel` nor `ip` in
+    `ship`; `tel13812345678` still counts.
     """
 
     def __init__(self, words: Iterable[str]) -> None:
         cleaned = sorted({w.strip().lower() for w in words if w.strip()}, key=len, reverse=True)
         self.words = tuple(cleaned)
-        self._substrings = tuple(w for w in cleaned if not w.isascii())
+        self._other = ContextLexicon(w for w in cleaned if not w.isascii())
         latin = [re.escape(w) for w in cleaned if w.isascii()]
         self._latin = (
             re.compile(rf"(?<![0-9a-z])(?:{'|'.join(latin)})s?(?![0-9a-z])", re.IGNORECASE | re.ASCII)
@@ -73,10 +75,7 @@ class ContextWords:
         low = max(0, start - window)
         if self._latin is not None and self._latin.search(text, low, start):
             return True
-        if self._substrings:
-            before = text[low:start].lower()
-            return any(word in before for word in self._substrings)
-        return False
+        return self._other.find(text, low, start) is not None
 
     def boost(self, score: float, text: str, start: int, window: int) -> float:
         """`score`, raised when a context word stands before the match at `start`."""

@@ -171,7 +171,8 @@ class RecognizerSlot:
 
 #: Chinese context words for generic phone numbers (Presidio's own list is English only).
 #: Not 号码: it ends 发票号码 and 订单号码 too, and 电话 / 手机 already cover 电话号码 / 手机号码.
-PHONE_CONTEXT_ZH = ("电话", "致电", "座机", "手机", "联系", "热线", "拨打")
+#: In Traditional characters they count as well (電話, 聯絡: `ContextWords`).
+PHONE_CONTEXT_ZH = ("电话", "致电", "座机", "手机", "联系", "联络", "热线", "拨打")
 
 
 def global_slots() -> list[RecognizerSlot]:

@@ -340,6 +340,35 @@ def test_score_levels(entity: str, text: str, score: float) -> None:
     assert result.score == pytest.approx(score)
 
 
+@pytest.mark.parametrize(
+    ("entity", "simplified", "traditional"),
+    [
+        ("CN_PASSPORT", "护照号码：E12345678", "護照號碼：E12345678"),
+        ("CN_BANK_CARD", "卡号1234567812345678", "卡號1234567812345678"),
+        ("CN_BANK_CARD", "银行卡 1234567812345678", "銀行卡 1234567812345678"),
+        ("CN_LANDLINE", "座机 075587654321", "座機 075587654321"),
+        ("CN_LANDLINE", "联络 075587654321", "聯絡 075587654321"),
+        ("CN_HKMO_PERMIT", "通行证 C12345678", "通行證 C12345678"),
+        ("CN_LICENSE_PLATE", "车牌 京A12345", "車牌 京A12345"),
+        ("CN_MOBILE", "手机 13800138000", "手機 13800138000"),
+        ("CN_MOBILE", "手提电话 13800138000", "手提電話 13800138000"),
+    ],
+)
+def test_context_words_count_in_traditional_characters(entity: str, simplified: str, traditional: str) -> None:
+    """Hong Kong, Macau and Taiwan write 護照, 卡號, 座機: the same context words."""
+    (boosted,) = analyze(entity, simplified)
+    (result,) = analyze(entity, traditional)
+    assert result.score == pytest.approx(boosted.score)
+    value = traditional[result.start : result.end]
+    (bare,) = analyze(entity, f"x {value} x")
+    assert result.score > bare.score
+
+
+@pytest.mark.parametrize("plate", ["粵B12345", "滬A12345", "遼B12345", "粤B1234學", "粵Z1234港"])
+def test_plates_with_a_province_in_traditional_characters(plate: str) -> None:
+    assert spans(analyze("CN_LICENSE_PLATE", f"車牌 {plate}。")) == [("CN_LICENSE_PLATE", 3, 3 + len(plate))]
+
+
 def test_context_after_the_match_counts() -> None:
     (result,) = analyze("CN_PASSPORT", "E12345678（护照）")
     assert result.score == pytest.approx(0.65)

@@ -18,7 +18,9 @@ from policies.normalize import (
     is_invisible,
     is_latin_word_char,
     original_span,
+    spellings,
     visible_separator_count,
+    with_traditional_forms,
 )
 
 # Text made of the characters that matter here: letters of both scripts, separators,
@@ -88,6 +90,22 @@ def test_traditional_to_simplified_comes_from_opencc() -> None:
         simplified = converter.convert(ch)
         assert simplified != ch
         assert fold(ch) == fold(simplified) == simplified
+
+
+def test_spellings_write_a_word_in_either_script() -> None:
+    assert set(spellings("护照")) == {"护照", "護照"}
+    assert {"身份证", "身份證", "身份証"} <= set(spellings("身份证"))
+    assert spellings("phone") == ["phone"]
+    # Every spelling folds to the word, as the keyword fold reads it.
+    for word in ("身份证", "电话号码", "纳税人识别号", "来往内地", "银行卡"):
+        assert all(fold(spelling) == fold(word) for spelling in spellings(word)), word
+
+
+def test_with_traditional_forms_adds_each_form_once() -> None:
+    chars = with_traditional_forms("沪粤京")
+    assert chars.startswith("沪粤京")
+    assert {"滬", "粵"} <= set(chars)
+    assert len(chars) == len(set(chars))
 
 
 @given(mixed_text, mixed_text)

@@ -148,6 +148,8 @@ def test_context_words_raise_scores(text: str, kind: str, score: float | None) -
     [
         ("我的电话是", True),  # Chinese: anywhere in the window
         ("电话号码：", True),
+        ("我的電話是", True),  # in Traditional characters too
+        ("电視", False),
         ("hotel ", False),
         ("tel:", True),
         ("TEL ", True),
@@ -249,6 +251,21 @@ CARDS: list[tuple[str, str | None]] = [
 def test_credit_cards_need_an_issuer_range_and_length(text: str, card: str | None) -> None:
     found = [text[r.start : r.end] for r in CARD_RECOGNIZER.analyze(text, ["CREDIT_CARD"], None, ASCII_FLAGS)]
     assert found == ([] if card is None else [card])
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("護照號碼：E12345678", "護照號碼：<CN_PASSPORT>"),
+        ("卡號 1234567812345678", "卡號 <CN_BANK_CARD>"),
+        ("聯絡電話 +44 20 7946 0958", "聯絡電話 <PHONE_NUMBER>"),
+        ("車牌 粵B12345", "車牌 <CN_LICENSE_PLATE>"),
+    ],
+)
+def test_traditional_chinese_context_words_count_in_the_default_policy(
+    default_policy: Policy, text: str, redacted: str
+) -> None:
+    assert default_policy.evaluate(text, Direction.PROMPT).text == redacted
 
 
 @pytest.mark.parametrize(

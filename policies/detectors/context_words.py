@@ -1,0 +1,40 @@
+"""Context words in a stretch of text: one Aho-Corasick walk, in either Chinese script.
+
+Words are listed once, Chinese ones in Simplified characters. Each is also looked for as
+written in Traditional characters (`normalize.spellings`: every character as itself or any
+character OpenCC's t2s data folds to it), so 護照, 電話 and 卡號 count as 护照, 电话 and
+卡号. The walk reads the window lower-cased, so English words count in any case. A regex
+alternation of the same words took three times as long per window (1.8 µs against 0.6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import ahocorasick
+
+from policies.normalize import spellings
+
+
+class ContextLexicon:
+    """`find(text, start, end)`: a listed word that occurs in `text[start:end]`, as listed."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.words = tuple(dict.fromkeys(w.strip().lower() for w in words if w.strip()))
+        self._automaton = ahocorasick.Automaton()
+        for word in self.words:
+            for spelling in spellings(word):
+                self._automaton.add_word(spelling, word)
+        self._automaton.make_automaton()
+
+    def __bool__(self) -> bool:
+        return bool(self.words)
+
+    def find(self, text: str, start: int, end: int) -> str | None:
+        """The first listed word to end in `text[start:end]` (by where it ends), if any."""
+        if not self.words or start >= end:
+            return None
+        for _, word in self._automaton.iter(text[start:end].lower()):
+            found: str = word
+            return found
+        return None

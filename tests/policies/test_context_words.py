@@ -1,0 +1,40 @@
+"""`ContextLexicon`: listed words found in a window of the text, in either Chinese script."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.detectors.context_words import ContextLexicon
+
+WORDS = ContextLexicon(["护照", "身份证", "Passport", "tel"])
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("我的护照号码", "护照"),
+        ("我的護照號碼", "护照"),  # Traditional
+        ("香港身份證", "身份证"),
+        ("PASSPORT no.", "passport"),  # any case, reported as listed (lower-cased)
+        ("hotel", "tel"),  # a substring: whole-word checks are the caller's
+        ("电视", None),
+        ("", None),
+    ],
+)
+def test_find_reports_the_listed_word(text: str, found: str | None) -> None:
+    assert WORDS.find(text, 0, len(text)) == found
+
+
+def test_find_looks_inside_the_window_only() -> None:
+    text = "护照 E12345678 身份证"
+    assert WORDS.find(text, 2, 13) is None
+    assert WORDS.find(text, 0, 2) == "护照"
+    assert WORDS.find(text, 0, 1) is None  # a word cut by the window is not there
+    assert WORDS.find(text, 13, 99) == "身份证"
+    assert WORDS.find(text, 14, 99) is None
+
+
+def test_an_empty_lexicon_finds_nothing() -> None:
+    empty = ContextLexicon([" ", ""])
+    assert not empty
+    assert empty.find("护照", 0, 2) is None
