@@ -10,6 +10,12 @@ so two shortcuts give the same results at a fraction of the cost:
   needs every region);
 - once a region has matched the whole candidate, the other regions can only find the same span
   or spans inside it, which Presidio's duplicate removal discards (same entity, same score).
+
+One answer differs from Presidio's on purpose: a number written in international form, with
+its `+` and country code (`+44 20 7946 0958`), scores `INTERNATIONAL_SCORE` (0.5, the default
+threshold) instead of 0.4. phonenumbers has checked it against that country's numbering plan,
+and such a number leaked into a completion is personal data whether or not a word like
+"phone" stands before it. A national number (`020 7946 0958`) still needs a context word.
 """
 
 from __future__ import annotations
@@ -38,7 +44,10 @@ CANDIDATE_RE2 = rf"[{_PLUS_CHARS}{_OPENING_PARENS}]{{0,2}}\p{{Nd}}[{PUNCTUATION}
 
 
 class CandidatePhoneRecognizer(PhoneRecognizer):
-    """`PhoneRecognizer` with the two shortcuts above; otherwise Presidio's own matching."""
+    """`PhoneRecognizer` with the two shortcuts above, and international numbers scored
+    `INTERNATIONAL_SCORE`; otherwise Presidio's own matching."""
+
+    INTERNATIONAL_SCORE = 0.5
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -53,7 +62,11 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
     def spans(self, text: str) -> list[Span]:
         """What `analyze` finds, as spans (see `recognizer_spans`): every match scores `SCORE`,
         and the region (which only Presidio's explanation text names) is not looked up."""
-        return remove_contained([(match.start, match.end, float(self.SCORE)) for match in self._matches(text)])
+        return remove_contained([(match.start, match.end, self._score(match, text)) for match in self._matches(text)])
+
+    def _score(self, match: Any, text: str) -> float:
+        """`SCORE`, or `INTERNATIONAL_SCORE` for a number written with its `+`."""
+        return float(self.INTERNATIONAL_SCORE if text[match.start] in _PLUS_CHARS else self.SCORE)
 
     def _matches(self, text: str) -> list[Any]:
         """`PhoneNumberMatcher`'s matches over the regions that can still add a span."""
@@ -76,6 +89,7 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
         except phonenumbers.NumberParseException:
             region = None
         result: RecognizerResult = self._get_recognizer_result(match, text, region, None)  # type: ignore[no-untyped-call]
+        result.score = self._score(match, text)
         return result
 
 

@@ -425,7 +425,8 @@ def test_max_chars_for_kinds() -> None:
 )
 def test_candidate_phone_recognizer_answers_as_presidio_does(text: str) -> None:
     """The shortcuts (one region for '+' numbers, stop once the whole candidate matched) give
-    exactly Presidio's results, on the windows the detector hands it and on whole texts."""
+    exactly Presidio's results, on the windows the detector hands it and on whole texts; only
+    a number written with its '+' scores higher."""
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
     from policies.detectors.phone import CANDIDATE, CandidatePhoneRecognizer
@@ -434,8 +435,24 @@ def test_candidate_phone_recognizer_answers_as_presidio_does(text: str) -> None:
     stock, fast = PhoneRecognizer(supported_regions=regions), CandidatePhoneRecognizer(supported_regions=regions)
     windows = [text] + [text[max(0, m.start() - 4) : m.end() + 4] for m in CANDIDATE.finditer(text)]
     for window in windows:
-        expected = sorted((r.start, r.end, r.score) for r in stock.analyze(window, ["PHONE_NUMBER"]))
+        expected = sorted(
+            (r.start, r.end, fast.INTERNATIONAL_SCORE if window[r.start] in "+＋" else r.score)
+            for r in stock.analyze(window, ["PHONE_NUMBER"])
+        )
         assert sorted((r.start, r.end, r.score) for r in fast.analyze(window, ["PHONE_NUMBER"])) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("reach me at +44 20 7946 0958 tonight", "reach me at <PHONE_NUMBER> tonight"),
+        ("我在 +852 9123 4567", "我在 <PHONE_NUMBER>"),
+        ("reach me at (415) 555-2671 tonight", "reach me at (415) 555-2671 tonight"),  # national: needs a word
+        ("reach me at +44 20 7946 095 tonight", "reach me at +44 20 7946 095 tonight"),  # not a valid number
+    ],
+)
+def test_international_numbers_need_no_context_word(default_policy: Policy, text: str, redacted: str) -> None:
+    assert default_policy.evaluate(text, Direction.PROMPT).text == redacted
 
 
 @pytest.mark.parametrize(
