@@ -9,7 +9,10 @@ so two shortcuts give the same results at a fraction of the cost:
   most 15 digits, as E.164 allows (a run of punctuation may join a second number to it, which
   needs every region);
 - once a region has matched the whole candidate, the other regions can only find the same span
-  or spans inside it, which Presidio's duplicate removal discards (same entity, same score).
+  or spans inside it, which Presidio's duplicate removal discards (same entity, same score);
+- a slice whose only candidates are dates or ranges of years (`2024-11-27`, `2020-2024`) holds
+  no number phonenumbers accepts, so no region is asked: they are common in prompts, and
+  asking all nine regions took 270 µs each.
 
 One answer differs from Presidio's on purpose: a number written in international form, with
 its `+` and country code (`+44 20 7946 0958`), scores `INTERNATIONAL_SCORE` (0.5, the default
@@ -60,8 +63,8 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
         return deduplicated
 
     def spans(self, text: str) -> list[Span]:
-        """What `analyze` finds, as spans (see `recognizer_spans`): every match scores `SCORE`,
-        and the region (which only Presidio's explanation text names) is not looked up."""
+        """What `analyze` finds, as spans (see `recognizer_spans`), scored as `analyze` scores
+        them; the region (which only Presidio's explanation text names) is not looked up."""
         return remove_contained([(match.start, match.end, self._score(match, text)) for match in self._matches(text)])
 
     def _score(self, match: Any, text: str) -> float:
@@ -71,6 +74,8 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
     def _matches(self, text: str) -> list[Any]:
         """`PhoneNumberMatcher`'s matches over the regions that can still add a span."""
         candidates = list(CANDIDATE.finditer(text))
+        if all(_is_date(candidate.group()) for candidate in candidates):
+            return []
         regions = list(self.supported_regions)
         if len(candidates) == 1 and _one_international_number(candidates[0].group()):
             regions = regions[:1]
@@ -91,6 +96,17 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
         result: RecognizerResult = self._get_recognizer_result(match, text, region, None)  # type: ignore[no-untyped-call]
         result.score = self._score(match, text)
         return result
+
+
+def _is_date(candidate: str) -> bool:
+    """A date (`2024-11-27`, `2024/1/5`, `(2024.11.27`) or a range of years (`2020-2024`),
+    without a `+`: phonenumbers finds no number in one in any default region (checked on
+    18,000 dates and 880 ranges), but would try them all at ~30 µs each."""
+    return _DATE.fullmatch(candidate.lstrip(_OPENING_BRACKETS)) is not None
+
+
+_DATE = re.compile(r"[12][0-9]{3}(?:([-/.])[01]?[0-9]\1[0-3]?[0-9]|[-‐‑–—~～][12][0-9]{3})")
+_OPENING_BRACKETS = "([（［"
 
 
 def _one_international_number(candidate: str) -> bool:

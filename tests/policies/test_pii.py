@@ -421,6 +421,7 @@ def test_max_chars_for_kinds() -> None:
         "call +44 20 7946 0958 now", "tel +1 415-555-2671 ok", "电话 +86 10 8888 6666。", "ring 020 7946 0958",
         "call (415) 555-2671", "+49 30 901820 or 030 901820", "no number 12345", "order 2023112712345678",
         "+33 1 42 68 53 00, +972 2-123-4567", "热线 400-810-8888", "+44 20 7946 0958(010)12345678",
+        "会议 2024-11-27 举行", "dated (2024/1/5)", "from 2020-2024", "call 2024-11-27 or 020 7946 0958",
     ],
 )
 def test_candidate_phone_recognizer_answers_as_presidio_does(text: str) -> None:
@@ -440,6 +441,36 @@ def test_candidate_phone_recognizer_answers_as_presidio_does(text: str) -> None:
             for r in stock.analyze(window, ["PHONE_NUMBER"])
         )
         assert sorted((r.start, r.end, r.score) for r in fast.analyze(window, ["PHONE_NUMBER"])) == expected
+
+
+@pytest.mark.parametrize("text", ["会议定于 2024-11-27 举行", "on (2024/1/5)", "revenue 2020-2024", "2024.11.27"])
+def test_dates_and_year_ranges_are_not_handed_to_phonenumbers(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every region would be asked (~30 µs each) and none finds a number in a date."""
+    from policies.detectors import phone
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("phonenumbers was asked")
+
+    recognizer = phone.CandidatePhoneRecognizer()
+    monkeypatch.setattr(phone.phonenumbers, "PhoneNumberMatcher", refuse)
+    assert recognizer.spans(text) == []
+
+
+@pytest.mark.parametrize("text", ["on 2024-11-27 call 020 7946 0958", "+2024-11-27", "2024-11-27 10", "20241127"])
+def test_a_slice_with_anything_but_dates_is_handed_to_phonenumbers(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from policies.detectors import phone
+
+    asked: list[str] = []
+    real = phone.phonenumbers.PhoneNumberMatcher
+
+    def spy(slice_: str, region: str, **kwargs: object) -> object:
+        asked.append(region)
+        return real(slice_, region, **kwargs)
+
+    recognizer = phone.CandidatePhoneRecognizer()
+    monkeypatch.setattr(phone.phonenumbers, "PhoneNumberMatcher", spy)
+    recognizer.spans(text)
+    assert asked
 
 
 @pytest.mark.parametrize(
