@@ -10,6 +10,8 @@ so two shortcuts give the same results at a fraction of the cost:
   needs every region);
 - once a region has matched the whole candidate, the other regions can only find the same span
   or spans inside it, which Presidio's duplicate removal discards (same entity, same score);
+- a region whose numbering plan cannot hold any number written in the candidate's digit
+  groups is not asked (`phone_regions`): most of the nine for an order number or an amount;
 - a slice whose only candidates are dates or ranges of years (`2024-11-27`, `2020-2024`) holds
   no number phonenumbers accepts, so no region is asked: they are common in prompts, and
   asking all nine regions took 270 µs each.
@@ -32,6 +34,7 @@ from phonenumbers.phonenumberutil import _PLUS_CHARS, _VALID_PUNCTUATION
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
+from policies.detectors.phone_regions import RegionScreen
 from policies.detectors.recognizer_spans import Span, remove_contained
 
 #: Everything `PhoneNumberMatcher` lets stand between or before digits: its punctuation (dashes,
@@ -54,6 +57,7 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._screen = RegionScreen(self.supported_regions)
         # phonenumbers loads each region's metadata on first use: at load, not on a request.
         self.spans("call 020 7946 0958 or 0755-8765-4321")
 
@@ -79,9 +83,12 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
         regions = list(self.supported_regions)
         if len(candidates) == 1 and _one_international_number(candidates[0].group()):
             regions = regions[:1]
+        digits = self._screen.digits_of(text)
         whole = candidates[0].span() if len(candidates) == 1 else None
         matches: list[Any] = []
         for region in regions:
+            if not self._screen.may_hold(region, digits):
+                continue
             found = list(phonenumbers.PhoneNumberMatcher(text, region, leniency=self.leniency or 0))
             matches.extend(found)
             if whole is not None and any(m.start <= whole[0] and m.end >= whole[1] for m in found):

@@ -1,0 +1,103 @@
+"""Which regions' numbering plans could hold a number written in a run of digit groups.
+
+`PhoneNumberMatcher` costs ~30 µs per region on a run of digits, and Presidio asks nine
+regions; a date, an order number or an amount that no recognizer explains costs all nine
+(270 µs). phonenumbers only reports a valid number, and a number written without `+` is
+valid for a region only if its digits (those of some consecutive digit groups, where the
+matcher splits a candidate) are, for that region's country code:
+
+- the region's international dialling prefix (`00`, `011`) and then anything (any country);
+- a national significant number, maybe after a national prefix (`0`, `1`, or a carrier
+  code): one of the lengths the plan allows, matching its general pattern; maybe after the
+  country code itself (`4420 7946 0958` in Great Britain).
+
+`RegionScreen.may_hold` asks exactly that of the metadata phonenumbers itself uses, as one
+regex per region (asked only when the region's turn comes: the first region often matches and
+ends the search), and answers "maybe" wherever it cannot tell (a `+`, very long
+runs): a region it rules out is one where phonenumbers finds nothing. The tests hold it
+against phonenumbers on generated digit runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import phonenumbers
+from phonenumbers import PhoneMetadata
+from phonenumbers.phonenumbermatcher import _OPENING_PARENS
+from phonenumbers.phonenumberutil import _PLUS_CHARS, _VALID_PUNCTUATION
+
+#: Digit groups a candidate may have before the screen stops trying their combinations.
+MAX_GROUPS = 6
+#: phonenumbers reads at most this many digits in one block; a longer run it may cut anywhere.
+MAX_GROUP_DIGITS = 17
+#: Digits a national prefix with a carrier code can take (Brazil: `0` or `90`, and two).
+CARRIER_PREFIX_DIGITS = 5
+
+_GROUP = re.compile(r"\d+")
+#: Digit groups joined by anything phonenumbers lets stand between digits.
+_RUN = re.compile(rf"\d(?:[{re.escape(_VALID_PUNCTUATION + _OPENING_PARENS)}\d]*\d)?")
+_PLUS = frozenset(_PLUS_CHARS)
+
+
+class RegionScreen:
+    """`digits_of(text)`, then `may_hold(region, digits)` for each region in turn:
+    whether phonenumbers may find a number of that region there."""
+
+    def __init__(self, regions: Iterable[str]) -> None:
+        self._plans = {region: _plan(region) for region in regions}
+
+    def digits_of(self, text: str) -> set[str] | None:
+        """The digit strings of every run of consecutive digit groups in `text` (a group is
+        a run of digits, groups are joined by phonenumbers' punctuation); None where a `+`
+        or a very long run leaves the screen unable to tell. (An extension is a last group,
+        `x1234`: the number before it is a run of groups too.)"""
+        if not _PLUS.isdisjoint(text):
+            return None
+        digits: set[str] = set()
+        for run in _RUN.findall(text):
+            groups = _GROUP.findall(run)
+            if not run.isascii():  # other scripts' digits, as phonenumbers reads them
+                groups = [phonenumbers.normalize_digits_only(group) for group in groups]
+            if len(groups) > MAX_GROUPS or any(len(g) > MAX_GROUP_DIGITS for g in groups):
+                return None
+            digits.update("".join(groups[i:j]) for i in range(len(groups)) for j in range(i + 1, len(groups) + 1))
+        return digits
+
+    def may_hold(self, region: str, digits: set[str] | None) -> bool:
+        """Whether the region's plan may hold a number written in one of `digits` (None from
+        `digits_of`: it may)."""
+        plan = self._plans.get(region)
+        return digits is None or plan is None or any(plan.fullmatch(d) for d in digits)
+
+
+def _plan(region: str) -> re.Pattern[str] | None:
+    """One regex that every digit string in which this region can find a number matches
+    (None: no metadata to tell, so always ask phonenumbers)."""
+    metadata = PhoneMetadata.metadata_for_region(region)
+    if metadata is None:
+        return None
+    country_code = metadata.country_code
+    international = f"(?:{metadata.international_prefix})[0-9]*" if metadata.international_prefix else None
+    if metadata.national_prefix_transform_rule:
+        national = f"[0-9]{{0,{CARRIER_PREFIX_DIGITS}}}"  # the rule keeps a suffix; which one, it decides
+    elif metadata.national_prefix_for_parsing:
+        national = f"(?:{_non_capturing(metadata.national_prefix_for_parsing)})?"
+    else:
+        national = ""
+    plans = []
+    for other in phonenumbers.region_codes_for_country_code(country_code):
+        desc = (PhoneMetadata.metadata_for_region(other) or metadata).general_desc
+        if desc is None or desc.national_number_pattern is None:
+            return None
+        pattern, lengths = desc.national_number_pattern, "|".join(f"[0-9]{{{n}}}" for n in desc.possible_length)
+        plans.append(f"(?=(?:{lengths})$)(?:{pattern})" if lengths else pattern)
+    significant = f"{national}(?:{'|'.join(plans)})"  # a national number, its prefix stripped
+    alternatives = [p for p in (international, f"{country_code}{significant}", significant) if p]
+    return re.compile("|".join(f"(?:{p})" for p in alternatives))
+
+
+def _non_capturing(pattern: str) -> str:
+    """`pattern` with its capturing groups made non-capturing (the screen needs no groups)."""
+    return re.sub(r"(?<!\\)\((?!\?)", "(?:", pattern)
