@@ -76,7 +76,7 @@ def _plan(region: str) -> re.Pattern[str] | None:
     """One regex that every digit string in which this region can find a number matches
     (None: no metadata to tell, so always ask phonenumbers)."""
     metadata = PhoneMetadata.metadata_for_region(region)
-    if metadata is None:
+    if metadata is None or metadata.country_code is None:
         return None
     country_code = metadata.country_code
     international = f"(?:{metadata.international_prefix})[0-9]*" if metadata.international_prefix else None
