@@ -523,6 +523,55 @@ def make_samples(seed: int, count: int, size_bytes: int, with_pii: bool) -> list
     return [make_sample(rng, size_bytes, with_pii) for _ in range(count)]
 
 
+# Numbers that are not personal data, as prompts are full of them: dates, ranges of years,
+# amounts, order numbers, versions and times. (maker, Chinese templates, English templates).
+def _date(rng: random.Random, separator: str) -> str:
+    return f"{rng.randint(1990, 2030)}{separator}{rng.randint(1, 12):02d}{separator}{rng.randint(1, 28):02d}"
+
+
+NOT_PII_NUMBERS: tuple[tuple[Callable[[random.Random], str], tuple[str, ...], tuple[str, ...]], ...] = (
+    (lambda rng: _date(rng, rng.choice("-/.")), ("会议定于{}举行，", "截止日期是 {} 。"), ("The meeting is on {}. ",)),
+    (lambda rng: f"{rng.randint(1990, 2030)}年{rng.randint(1, 12)}月{rng.randint(1, 28)}日", ("合同于{}签订。",),
+     ("Signed on {} in Beijing. ",)),
+    (lambda rng: f"{(y := rng.randint(1990, 2025))}-{y + rng.randint(1, 9)}", ("{}年间收入翻倍。",),
+     ("Revenue doubled over {}. ",)),
+    (lambda rng: f"{rng.randint(1, 99)} {rng.randint(0, 999):03d} {rng.randint(0, 999):03d}", ("金额为 {} 元。",),
+     ("The budget is {} yuan. ",)),
+    (lambda rng: f"{rng.randint(1, 99)},{rng.randint(0, 999):03d}.{rng.randint(0, 99):02d}", ("报价 ¥{}，",),
+     ("It costs ${} in total. ",)),
+    (lambda rng: f"{rng.randint(2005, 2030)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+     + "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 6))),
+     ("订单号 {} 已发货。",), ("Order number {} has shipped. ",)),
+    (lambda rng: f"v{rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 30)}", ("版本 {} 已发布。",),
+     ("Release {} is out. ",)),
+    (lambda rng: f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}", ("耗时到 {} 结束。",),
+     ("It ended at {} sharp. ",)),
+)
+
+
+def make_number_samples(seed: int, count: int, size_bytes: int) -> list[str]:
+    """Mixed Chinese/English texts like `make_sample`'s without PII, with a number that is
+    not personal data in every third sentence."""
+    rng = random.Random(f"numbers-{seed}-{size_bytes}")
+    texts = []
+    for _ in range(count):
+        parts, size, sentence = [], 0, 0
+        while True:
+            sentence += 1
+            if sentence % 3 == 0:
+                maker, zh, en = rng.choice(NOT_PII_NUMBERS)
+                piece = rng.choice(zh if rng.random() < 0.5 else en).format(maker(rng))
+            else:
+                piece = _zh_sentence(rng) if rng.random() < 0.5 else _en_sentence(rng)
+            piece_bytes = len(piece.encode("utf-8"))
+            if size + piece_bytes > size_bytes:
+                break
+            parts.append(piece)
+            size += piece_bytes
+        texts.append("".join(parts))
+    return texts
+
+
 def make_monolingual(seed: int, count: int, size_bytes: int, script: str) -> list[str]:
     """`count` texts of about `size_bytes` UTF-8 bytes in one script only ("en" or "zh"),
     without PII: how the keyword scan's cost depends on the script of the text."""

@@ -173,6 +173,10 @@ class RecognizerSlot:
 #: Not 号码: it ends 发票号码 and 订单号码 too, and 电话 / 手机 already cover 电话号码 / 手机号码.
 #: In Traditional characters they count as well (電話, 聯絡: `ContextWords`).
 PHONE_CONTEXT_ZH = ("电话", "致电", "座机", "手机", "联系", "联络", "热线", "拨打")
+#: Presidio's English phone context words less `number`, for the same reason: it ends "order
+#: number", "invoice number" and "tracking number" too ("phone number", "mobile number" and
+#: "cell number" keep theirs). Plus the words of a contact line: "Tel:", "Fax:", "contact".
+PHONE_CONTEXT_EN = (*(word for word in PhoneRecognizer.CONTEXT if word != "number"), "tel", "fax", "contact")
 
 
 def global_slots() -> list[RecognizerSlot]:
@@ -186,7 +190,7 @@ def global_slots() -> list[RecognizerSlot]:
     # number would more often hold a second one, and then every region must be asked.
     phone = CandidatePhoneRecognizer(
         supported_regions=(*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN"),
-        context=[*PhoneRecognizer.CONTEXT, *PHONE_CONTEXT_ZH],
+        context=[*PHONE_CONTEXT_EN, *PHONE_CONTEXT_ZH],
     )
     specs: list[tuple[EntityRecognizer, str, str, int]] = [
         (OfflineEmailRecognizer(), "EMAIL_ADDRESS", _DERIVED, 80),

@@ -150,6 +150,9 @@ def test_context_words_raise_scores(text: str, kind: str, score: float | None) -
         ("电话号码：", True),
         ("我的電話是", True),  # in Traditional characters too
         ("电視", False),
+        ("我的电话。订单号 ", False),  # in an earlier sentence
+        ("电话？下一句", False),
+        ("tel. ", True),  # an ASCII full stop ends abbreviations too often to end a sentence
         ("hotel ", False),
         ("tel:", True),
         ("TEL ", True),
@@ -471,6 +474,22 @@ def test_a_slice_with_anything_but_dates_is_handed_to_phonenumbers(text: str, mo
     monkeypatch.setattr(phone.phonenumbers, "PhoneNumberMatcher", spy)
     recognizer.spans(text)
     assert asked
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("Order number 2009020653 has shipped.", "Order number 2009020653 has shipped."),
+        ("The invoice number is 2009020653.", "The invoice number is 2009020653."),
+        ("My phone number is 2009020653.", "My phone number is <PHONE_NUMBER>."),
+        ("Tel 2009020653, fax 2009020654", "Tel <PHONE_NUMBER>, fax <PHONE_NUMBER>"),
+        ("请联系我。Order 2009020653 shipped", "请联系我。Order 2009020653 shipped"),
+    ],
+)
+def test_phone_context_words_are_about_phones(default_policy: Policy, text: str, redacted: str) -> None:
+    """`number` alone is no phone context word ("order number"), and a word in an earlier
+    Chinese sentence is not about this number."""
+    assert default_policy.evaluate(text, Direction.PROMPT).text == redacted
 
 
 @pytest.mark.parametrize(
