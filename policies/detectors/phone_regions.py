@@ -8,13 +8,14 @@ matcher splits a candidate) are, for that region's country code:
 
 - the region's international dialling prefix (`00`, `011`) and then anything (any country);
 - a national significant number, maybe after a national prefix (`0`, `1`, or a carrier
-  code): one of the lengths the plan allows, matching its general pattern; maybe after the
-  country code itself (`4420 7946 0958` in Great Britain).
+  code): of one of the plan's types (fixed line, mobile, toll free ...), of a length and a
+  pattern that type allows; maybe after the country code itself (`4420 7946 0958` in Great
+  Britain).
 
 `RegionScreen.may_hold` asks exactly that of the metadata phonenumbers itself uses, as one
 regex per region (asked only when the region's turn comes: the first region often matches and
-ends the search), and answers "maybe" wherever it cannot tell (a `+`, very long
-runs): a region it rules out is one where phonenumbers finds nothing. The tests hold it
+ends the search), and answers "maybe" wherever it cannot tell (a `+`, an extension,
+very long runs): a region it rules out is one where phonenumbers finds nothing. The tests hold it
 against phonenumbers on generated digit runs.
 """
 
@@ -22,11 +23,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import phonenumbers
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumbermatcher import _OPENING_PARENS
-from phonenumbers.phonenumberutil import _PLUS_CHARS, _VALID_PUNCTUATION
+from phonenumbers.phonenumberutil import _EXTN_PATTERNS_FOR_MATCHING, _PLUS_CHARS, _VALID_PUNCTUATION
 
 #: Digit groups a candidate may have before the screen stops trying their combinations.
 MAX_GROUPS = 6
@@ -39,6 +41,7 @@ _GROUP = re.compile(r"\d+")
 #: Digit groups joined by anything phonenumbers lets stand between digits.
 _RUN = re.compile(rf"\d(?:[{re.escape(_VALID_PUNCTUATION + _OPENING_PARENS)}\d]*\d)?")
 _PLUS = frozenset(_PLUS_CHARS)
+_EXTENSION = re.compile(_EXTN_PATTERNS_FOR_MATCHING, re.IGNORECASE | re.UNICODE)
 
 
 class RegionScreen:
@@ -50,10 +53,11 @@ class RegionScreen:
 
     def digits_of(self, text: str) -> set[str] | None:
         """The digit strings of every run of consecutive digit groups in `text` (a group is
-        a run of digits, groups are joined by phonenumbers' punctuation); None where a `+`
-        or a very long run leaves the screen unable to tell. (An extension is a last group,
-        `x1234`: the number before it is a run of groups too.)"""
-        if not _PLUS.isdisjoint(text):
+        a run of digits, groups are joined by phonenumbers' punctuation); None where a `+`,
+        an extension or a very long run leaves the screen unable to tell. (An extension with
+        more digits than its label takes, `#97154139761`, ends inside a group, and the
+        matcher's next number starts there.)"""
+        if not _PLUS.isdisjoint(text) or _EXTENSION.search(text):
             return None
         digits: set[str] = set()
         for run in _RUN.findall(text):
@@ -88,14 +92,24 @@ def _plan(region: str) -> re.Pattern[str] | None:
         national = ""
     plans = []
     for other in phonenumbers.region_codes_for_country_code(country_code):
-        desc = (PhoneMetadata.metadata_for_region(other) or metadata).general_desc
-        if desc is None or desc.national_number_pattern is None:
-            return None
-        pattern, lengths = desc.national_number_pattern, "|".join(f"[0-9]{{{n}}}" for n in desc.possible_length)
-        plans.append(f"(?=(?:{lengths})$)(?:{pattern})" if lengths else pattern)
+        for desc in _number_types(PhoneMetadata.metadata_for_region(other) or metadata):
+            if desc.national_number_pattern is None or -1 in desc.possible_length:
+                continue  # no number of this type
+            pattern, lengths = desc.national_number_pattern, "|".join(f"[0-9]{{{n}}}" for n in desc.possible_length)
+            plans.append(f"(?=(?:{lengths})$)(?:{pattern})" if lengths else pattern)
+    if not plans:
+        return None
     significant = f"{national}(?:{'|'.join(plans)})"  # a national number, its prefix stripped
     alternatives = [p for p in (international, f"{country_code}{significant}", significant) if p]
     return re.compile("|".join(f"(?:{p})" for p in alternatives))
+
+
+def _number_types(metadata: PhoneMetadata) -> list[Any]:
+    """The descriptions of each type of number of a plan: a valid number is one of them
+    (`phonenumberutil._number_type_helper`)."""
+    kinds = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail",
+             "fixed_line", "mobile")
+    return [desc for kind in kinds if (desc := getattr(metadata, kind, None)) is not None]
 
 
 def _non_capturing(pattern: str) -> str:

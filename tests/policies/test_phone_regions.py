@@ -82,7 +82,15 @@ def test_order_numbers_rule_most_regions_out(candidate: str, ruled_out: set[str]
     assert {region for region in REGIONS if not SCREEN.may_hold(region, digits)} >= ruled_out
 
 
-@pytest.mark.parametrize("text", ["call +44 20 7946 0958", "1" * 18, "1 2 3 4 5 6 7", "０２０ ＋"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "call +44 20 7946 0958", "1" * 18, "1 2 3 4 5 6 7", "０２０ ＋",
+        # An extension longer than its label takes ends inside a group, and the matcher's next
+        # number starts there ("61.734/63009", a valid US number).
+        "号码：886 6 2123 4567 #97154139761.734/63009  29541 ext. ok",
+    ],
+)  # fmt: skip
 def test_what_the_screen_cannot_tell_goes_to_every_region(text: str) -> None:
     assert SCREEN.digits_of(text) is None
     assert all(SCREEN.may_hold(region, None) for region in REGIONS)
