@@ -647,11 +647,15 @@ def write_lexicon(path: Path, terms: int, seed: int = 7, never_in_texts: bool = 
     return path
 
 
-def policy_dict(lexicon: Path | None = None) -> dict[str, object]:
-    """The shipped default pack, its files as `pack:` paths, plus a blocking lexicon detector."""
+def policy_dict(lexicon: Path | None = None, decision_cache: int = 0) -> dict[str, object]:
+    """The shipped default pack, its files as `pack:` paths, plus a blocking lexicon detector.
+
+    Its decision cache is off unless asked for: every text is new to the proxy in these
+    benchmarks (and `http_floor`'s load sends one body over and over)."""
     from policies.config import DEFAULT_POLICY
 
     spec = yaml.safe_load(DEFAULT_POLICY.read_text(encoding="utf-8"))
+    spec["decision_cache"] = decision_cache
     for detector in spec["detectors"].values():
         if "files" in detector:
             detector["files"] = [
@@ -674,9 +678,10 @@ def policy_dict(lexicon: Path | None = None) -> dict[str, object]:
     return spec
 
 
-def write_policy(path: Path, lexicon: Path | None = None, empty: bool = False) -> Path:
-    spec = ({"name": "bench-empty", "version": "1", "detectors": {}, "prompt": [], "completion": []}
-            if empty else policy_dict(lexicon))
+def write_policy(path: Path, lexicon: Path | None = None, empty: bool = False, decision_cache: int = 0) -> Path:
+    spec = ({"name": "bench-empty", "version": "1", "detectors": {}, "prompt": [], "completion": [],
+             "decision_cache": decision_cache}
+            if empty else policy_dict(lexicon, decision_cache))
     path.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
 

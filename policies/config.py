@@ -101,6 +101,10 @@ class PolicySpec(_Model):
     prompt: list[RuleSpec] = Field(default_factory=list)
     completion: list[RuleSpec] = Field(default_factory=list)
     stream: StreamSpec = StreamSpec()
+    decision_cache: int = Field(
+        4096, ge=0, le=1_000_000,
+        description="Texts whose decision is remembered (by a keyed digest, never the text); 0 turns it off.",
+    )
 
     @model_validator(mode="after")
     def _rules_refer_to_detectors(self) -> PolicySpec:

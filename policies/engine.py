@@ -16,6 +16,7 @@ from pathlib import Path
 
 from policies.actions import Hit, redact_spans
 from policies.config import PolicySpec, RuleSpec
+from policies.decision_cache import DecisionCache
 from policies.detectors.base import Detector
 from policies.findings import SEVERITY, Action, Direction, Finding
 
@@ -86,6 +87,7 @@ class Decision:
     `text` is what may be forwarded (redacted where the action is REDACT); for BLOCK it is the
     original and must not be forwarded. `failed` names detectors that raised; with the
     policy's default `on_error: block` their failure alone blocks the text (fail closed).
+    `timings` are the detectors' seconds on this text (none when `cached`).
     """
 
     direction: Direction
@@ -94,6 +96,8 @@ class Decision:
     hits: tuple[Hit, ...]
     failed: tuple[str, ...] = ()
     timings: tuple[tuple[str, float], ...] = ()
+    #: Taken from the policy's `DecisionCache` (the text was seen before): no detector ran.
+    cached: bool = False
 
     @property
     def blocked(self) -> bool:
@@ -133,6 +137,7 @@ class Policy:
             direction: max((stage.hold_back_chars for stage in stages), default=0)
             for direction, stages in self._stages.items()
         }
+        self.decisions = DecisionCache(spec.decision_cache)
 
     def _plan(self, direction: Direction) -> tuple[Stage, ...]:
         specs = self.spec.prompt if direction is Direction.PROMPT else self.spec.completion
@@ -187,9 +192,18 @@ class Policy:
     def evaluate(self, text: str, direction: Direction) -> Decision:
         if not text:
             return Decision(direction, Action.ALLOW, text, ())
-        hits, failed, timings = self.detect(text, direction)
-        action = self.decide(hits, failed)
-        out = text
-        if action is Action.REDACT:
-            out = redact_spans(text, [h for h in hits if h.action is Action.REDACT], self.salt)
-        return Decision(direction, action, out, tuple(hits), tuple(failed), tuple(timings))
+        remembered = self.decisions.get(direction, text)
+        if remembered is not None:
+            action, hits = remembered
+            return Decision(direction, action, self._rewritten(text, action, hits), hits, cached=True)
+        found, failed, timings = self.detect(text, direction)
+        action, hits = self.decide(found, failed), tuple(found)
+        if not failed:
+            self.decisions.put(direction, text, action, hits)
+        return Decision(direction, action, self._rewritten(text, action, hits), hits, tuple(failed), tuple(timings))
+
+    def _rewritten(self, text: str, action: Action, hits: Sequence[Hit]) -> str:
+        """What may be forwarded: `text` with its redact hits rewritten, when the action is redact."""
+        if action is not Action.REDACT:
+            return text
+        return redact_spans(text, [h for h in hits if h.action is Action.REDACT], self.salt)

@@ -67,6 +67,8 @@ def guard_slots(
         decision = policy.evaluate(original, direction)
         observe(metrics, direction, decision.hits, decision.failed, decision.timings)
         metrics.child(metrics.guarded_texts, direction.value, decision.action.value).inc()
+        if decision.cached:
+            metrics.child(metrics.cached_decisions, direction.value).inc()
         verdict.decisions.append((slot, decision))
         verdict.findings.extend(describe(hit, slot.param) for hit in decision.hits)
         if audit_salt is not None:

@@ -55,6 +55,10 @@ class Metrics:
             "guardrail_guarded_texts", "Texts guarded, by direction and resulting action.",
             ["direction", "action"], registry=r,
         )
+        self.cached_decisions = Counter(
+            "guardrail_cached_decisions", "Texts decided from the policy's decision cache (seen before, not scanned).",
+            ["direction"], registry=r,
+        )
         self.guard_duration = Histogram(
             "guardrail_guard_duration_seconds", "CPU time the guard spent per text, by direction and detector.",
             ["direction", "detector"], buckets=GUARD_BUCKETS, registry=r,
@@ -102,5 +106,6 @@ class Metrics:
             self.upstream_errors.labels(kind)
         for direction in ("prompt", "completion"):
             self.holdback_overflows.labels(direction)
+            self.cached_decisions.labels(direction)
             for reason in ("detector_error", "stream_broken", "audit_unavailable", "guard_timeout", "unreadable_body"):
                 self.fail_closed.labels(direction, reason)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import openai
 import pytest
 
+from tests.support.bad_upstreams import delta, scrape
 from tests.support.servers import Stack
 
 EMAIL = "li.lei@example.com"
@@ -144,3 +145,22 @@ async def test_every_text_field_of_a_chat_request_is_guarded(stack: Stack) -> No
     assert seen[1]["content"][1] == image
     assert seen[2]["tool_calls"][0]["function"]["arguments"] == '{"email": "<EMAIL_ADDRESS>"}'
     assert seen[3]["content"] == "found <CN_MOBILE>"
+
+
+async def test_earlier_turns_of_a_conversation_are_decided_from_the_cache(stack: Stack) -> None:
+    """Each turn sends the conversation again: its earlier messages are not scanned again, and
+    the model sees them redacted exactly as before."""
+    history = [
+        {"role": "user", "content": f"第一轮：我的手机是 {MOBILE}，邮箱 {EMAIL}，请帮我写一封自我介绍的邮件。"},
+        {"role": "assistant", "content": "好的，这是一封简短的自我介绍邮件草稿，请告诉我您希望补充的内容。"},
+    ]
+    turn = {"role": "user", "content": "Second turn: please make the draft a little more formal, in English."}
+    async with client(stack) as c:
+        await c.chat.completions.create(model="demo-echo", messages=history)
+        before = await scrape(stack.url)
+        await c.chat.completions.create(model="demo-echo", messages=[*history, turn])
+        after = await scrape(stack.url)
+    assert delta(before, after, "guardrail_cached_decisions_total", direction="prompt") == len(history)
+    first, second = stack.model.received[-2]["messages"], stack.model.received[-1]["messages"]
+    assert second[: len(history)] == first
+    assert MOBILE not in repr(second) and "<CN_MOBILE>" in second[0]["content"]
