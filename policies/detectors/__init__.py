@@ -20,7 +20,7 @@ def _build_pii(name: str, spec: Any, base_dir: Path, categories: set[str]) -> De
     from policies.detectors.pii import PiiDetector
     from policies.detectors.pii_slots import default_slots
 
-    slots = default_slots()
+    slots = default_slots(spec.phone_regions)
     if spec.entities:
         known = {slot.entity for slot in slots}
         unknown = sorted(set(spec.entities) - known)

@@ -10,6 +10,7 @@ order they run (generic ones last, deferring to the specific ones before them).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import regex  # type: ignore[import-untyped]  # only for its flag constants; no stubs installed
@@ -179,7 +180,11 @@ PHONE_CONTEXT_ZH = ("电话", "致电", "座机", "手机", "联系", "联络", 
 PHONE_CONTEXT_EN = (*(word for word in PhoneRecognizer.CONTEXT if word != "number"), "tel", "fax", "contact")
 
 
-def global_slots() -> list[RecognizerSlot]:
+#: The regions the phone matcher asks about a number written without `+`: Presidio's, and CN.
+DEFAULT_PHONE_REGIONS = (*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN")
+
+
+def global_slots(phone_regions: Sequence[str] | None = None) -> list[RecognizerSlot]:
     """Presidio's predefined global recognizers, each with an RE2 prefilter: its own patterns
     without look-arounds, or for the phone matcher (which has no pattern to derive from) a
     run of the digits and punctuation that phonenumbers reads, give or take a few characters.
@@ -189,7 +194,7 @@ def global_slots() -> list[RecognizerSlot]:
     # follows ("ext. 1234", " x12", " #3"), room for the extension too. A wider slice on every
     # number would more often hold a second one, and then every region must be asked.
     phone = CandidatePhoneRecognizer(
-        supported_regions=(*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN"),
+        supported_regions=tuple(phone_regions or DEFAULT_PHONE_REGIONS),
         context=[*PHONE_CONTEXT_EN, *PHONE_CONTEXT_ZH],
     )
     specs: list[tuple[EntityRecognizer, str, str, int]] = [
@@ -268,8 +273,8 @@ def chinese_slots() -> list[RecognizerSlot]:
     return slots
 
 
-def default_slots() -> list[RecognizerSlot]:
-    return [*chinese_slots(), *global_slots()]
+def default_slots(phone_regions: Sequence[str] | None = None) -> list[RecognizerSlot]:
+    return [*chinese_slots(), *global_slots(phone_regions)]
 
 
 def _flags_for(recognizer: EntityRecognizer) -> int | None:

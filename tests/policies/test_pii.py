@@ -3,6 +3,8 @@ and the same findings as Presidio's recognizers run on the whole text."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,6 +25,7 @@ from policies.detectors.utf8_text import Utf8Text
 from policies.engine import Policy
 from policies.findings import Direction, Finding
 from policies.light_view import light_view
+from policies.loader import load_policy
 from policies.streaming import StreamScanner
 
 SLOTS = default_slots()
@@ -490,6 +493,26 @@ def test_phone_context_words_are_about_phones(default_policy: Policy, text: str,
     """`number` alone is no phone context word ("order number"), and a word in an earlier
     Chinese sentence is not about this number."""
     assert default_policy.evaluate(text, Direction.PROMPT).text == redacted
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("聯絡電話 2123 4567", "聯絡電話 <PHONE_NUMBER>"),  # Hong Kong
+        ("澳門電話 2833 1234", "澳門電話 <PHONE_NUMBER>"),  # Macau
+        ("order 51234567 shipped", "order 51234567 shipped"),  # no context word: 0.4
+    ],
+)
+def test_phone_regions_add_local_numbers(tmp_path: Path, default_policy: Policy, text: str, redacted: str) -> None:
+    """Hong Kong and Macau numbers written without +852 / +853 are found once the policy names
+    their regions; the default regions do not hold them."""
+    (tmp_path / "p.yaml").write_text(
+        "name: t\nversion: '1'\ndetectors: {pii: {type: pii, phone_regions: [CN, HK, MO, TW]}}\n"
+        "prompt: [{id: r, detector: pii, action: redact}]\n",
+        encoding="utf-8",
+    )
+    assert load_policy(tmp_path / "p.yaml").evaluate(text, Direction.PROMPT).text == redacted
+    assert default_policy.evaluate(text, Direction.PROMPT).text == text
 
 
 @pytest.mark.parametrize(
