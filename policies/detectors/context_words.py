@@ -17,24 +17,42 @@ from policies.normalize import spellings
 
 
 class ContextLexicon:
-    """`find(text, start, end)`: a listed word that occurs in `text[start:end]`, as listed."""
+    """`find(text, start, end)`: a listed word that occurs in `text[start:end]`, as listed,
+    unless it is the end of one of `phrases_about_else` there (订单号码 is not 号码)."""
 
-    def __init__(self, words: Iterable[str]) -> None:
+    def __init__(self, words: Iterable[str], phrases_about_else: Iterable[str] = ()) -> None:
         self.words = tuple(dict.fromkeys(w.strip().lower() for w in words if w.strip()))
         self._automaton = ahocorasick.Automaton()
+        for phrase in (p.strip().lower() for p in phrases_about_else if p.strip()):
+            for spelling in spellings(phrase):
+                self._automaton.add_word(spelling, _ELSE)
         for word in self.words:
             for spelling in spellings(word):
-                self._automaton.add_word(spelling, word)
+                if self._automaton.get(spelling, None) is None:
+                    self._automaton.add_word(spelling, word)
         self._automaton.make_automaton()
 
     def __bool__(self) -> bool:
         return bool(self.words)
 
     def find(self, text: str, start: int, end: int) -> str | None:
-        """The first listed word to end in `text[start:end]` (by where it ends), if any."""
+        """The first listed word to end in `text[start:end]` (by where it ends) that does not
+        end a phrase about something else there, if any."""
         if not self.words or start >= end:
             return None
-        for _, word in self._automaton.iter(text[start:end].lower()):
-            found: str = word
-            return found
-        return None
+        found: str | None = None
+        found_end = voided_end = -1
+        for at, word in self._automaton.iter(text[start:end].lower()):
+            if found is not None and at != found_end:
+                break  # every match ending where the word ends has been seen: none voids it
+            if word == _ELSE:
+                voided_end = at
+                if at == found_end:
+                    found = None
+            elif found is None and at != voided_end:
+                found, found_end = word, at
+        return found
+
+
+#: The automaton's value for a phrase that ends in a context word but is about something else.
+_ELSE = ""

@@ -8,8 +8,9 @@ so two shortcuts give the same results at a fraction of the cost:
   finds it exactly as every region would. The candidate must then be that number alone: at
   most 15 digits, as E.164 allows (a run of punctuation may join a second number to it, which
   needs every region);
-- once a region has matched the whole candidate, the other regions can only find the same span
-  or spans inside it, which Presidio's duplicate removal discards (same entity, same score);
+- once a region has matched the whole candidate, and the slice holds nothing else a region
+  could read (other digits, a `+` apart from it, an extension), the other regions can only find
+  the same span or spans inside it, which Presidio's duplicate removal discards;
 - a region whose numbering plan cannot hold any number written in the candidate's digit
   groups is not asked (`phone_regions`): most of the nine for an order number or an amount;
 - a slice whose only candidates are dates or ranges of years (`2024-11-27`, `2020-2024`) holds
@@ -34,7 +35,7 @@ from phonenumbers.phonenumberutil import _PLUS_CHARS, _VALID_PUNCTUATION
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-from policies.detectors.phone_regions import RegionScreen
+from policies.detectors.phone_regions import RegionScreen, digit_runs
 from policies.detectors.recognizer_spans import Span, remove_contained
 
 #: Everything `PhoneNumberMatcher` lets stand between or before digits: its punctuation (dashes,
@@ -78,13 +79,17 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
     def _matches(self, text: str) -> list[Any]:
         """`PhoneNumberMatcher`'s matches over the regions that can still add a span."""
         candidates = list(CANDIDATE.finditer(text))
-        if all(_is_date(candidate.group()) for candidate in candidates):
+        if candidates and _PLUS.isdisjoint(text) and all(_is_date(candidate.group()) for candidate in candidates):
             return []
         regions = list(self.supported_regions)
         if len(candidates) == 1 and _one_international_number(candidates[0].group()):
             regions = regions[:1]
         digits = self._screen.digits_of(text)
-        whole = candidates[0].span() if len(candidates) == 1 else None
+        # Stop at the first region that matched the whole candidate only if nothing else in the
+        # slice could be read: no other digits (a short German number), no `+` apart from it, no
+        # extension (`digits` is None for those).
+        alone = len(candidates) == 1 and digits is not None and len(digit_runs(text)) == 1
+        whole = candidates[0].span() if alone else None
         matches: list[Any] = []
         for region in regions:
             if not self._screen.may_hold(region, digits):
@@ -106,13 +111,15 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
 
 
 def _is_date(candidate: str) -> bool:
-    """A date (`2024-11-27`, `2024/1/5`, `(2024.11.27`) or a range of years (`2020-2024`),
-    without a `+`: phonenumbers finds no number in one in any default region (checked on
-    18,000 dates and 880 ranges), but would try them all at ~30 µs each."""
+    """A date of 1900-2099 (`2024-11-27`, `2024/1/5`, `(2024.11.27`) or a range of such years
+    (`2020-2024`): phonenumbers finds no number in one in any default region (every such date
+    and range checked), but would try them all at ~30 µs each. (It does in some earlier ones:
+    `1648-10-24` is a German number. A `+` anywhere in the slice makes any of them one.)"""
     return _DATE.fullmatch(candidate.lstrip(_OPENING_BRACKETS)) is not None
 
 
-_DATE = re.compile(r"[12][0-9]{3}(?:([-/.])[01]?[0-9]\1[0-3]?[0-9]|[-‐‑–—~～][12][0-9]{3})")
+_DATE = re.compile(r"(?:19|20)[0-9]{2}(?:([-/.])[01]?[0-9]\1[0-3]?[0-9]|[-‐‑–—~～](?:19|20)[0-9]{2})")
+_PLUS = frozenset(_PLUS_CHARS)
 _OPENING_BRACKETS = "([（［"
 
 

@@ -10,7 +10,7 @@ matcher splits a candidate) are, for that region's country code:
 - a national significant number, maybe after a national prefix (`0`, `1`, or a carrier
   code): of one of the plan's types (fixed line, mobile, toll free ...), of a length and a
   pattern that type allows; maybe after the country code itself (`4420 7946 0958` in Great
-  Britain).
+  Britain), and then up to two national prefixes.
 
 `RegionScreen.may_hold` asks exactly that of the metadata phonenumbers itself uses, as one
 regex per region (asked only when the region's turn comes: the first region often matches and
@@ -39,7 +39,7 @@ CARRIER_PREFIX_DIGITS = 5
 
 _GROUP = re.compile(r"\d+")
 #: Digit groups joined by anything phonenumbers lets stand between digits.
-_RUN = re.compile(rf"\d(?:[{re.escape(_VALID_PUNCTUATION + _OPENING_PARENS)}\d]*\d)?")
+_RUN = re.compile(rf"\d(?:[{_VALID_PUNCTUATION}{_OPENING_PARENS}\d]*\d)?")  # classes as phonenumbers writes them
 _PLUS = frozenset(_PLUS_CHARS)
 _EXTENSION = re.compile(_EXTN_PATTERNS_FOR_MATCHING, re.IGNORECASE | re.UNICODE)
 
@@ -60,7 +60,7 @@ class RegionScreen:
         if not _PLUS.isdisjoint(text) or _EXTENSION.search(text):
             return None
         digits: set[str] = set()
-        for run in _RUN.findall(text):
+        for run in digit_runs(text):
             groups = _GROUP.findall(run)
             if not run.isascii():  # other scripts' digits, as phonenumbers reads them
                 groups = [phonenumbers.normalize_digits_only(group) for group in groups]
@@ -74,6 +74,11 @@ class RegionScreen:
         `digits_of`: it may)."""
         plan = self._plans.get(region)
         return digits is None or plan is None or any(plan.fullmatch(d) for d in digits)
+
+
+def digit_runs(text: str) -> list[str]:
+    """Each run of digit groups joined by phonenumbers' punctuation in `text`."""
+    return _RUN.findall(text)
 
 
 def _plan(region: str) -> re.Pattern[str] | None:
@@ -99,8 +104,10 @@ def _plan(region: str) -> re.Pattern[str] | None:
             plans.append(f"(?=(?:{lengths})$)(?:{pattern})" if lengths else pattern)
     if not plans:
         return None
-    significant = f"{national}(?:{'|'.join(plans)})"  # a national number, its prefix stripped
-    alternatives = [p for p in (international, f"{country_code}{significant}", significant) if p]
+    nsn = f"(?:{'|'.join(plans)})"
+    # After the country code phonenumbers strips a national prefix, and parsing the rest strips
+    # one more (`1 1 1 202 555 0123`).
+    alternatives = [p for p in (international, f"{country_code}{national}{national}{nsn}", f"{national}{nsn}") if p]
     return re.compile("|".join(f"(?:{p})" for p in alternatives))
 
 

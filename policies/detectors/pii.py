@@ -38,9 +38,6 @@ from policies.findings import Finding
 from policies.light_view import LightView, kept_tail_start, light_fold_class, light_view
 
 CONTEXT_BOOST = 0.35
-#: Marks that end a Chinese sentence: a context word before one is not about what follows.
-#: (Not the ASCII full stop: "Tel. 020 7946 0958".)
-SENTENCE_ENDS = ("。", "！", "？")
 CONTEXT_MIN_SCORE = 0.4
 #: Characters a search goes on past a `stop` character, for look-aheads (`\\b`, `(?!\\.\\d)`).
 #: A recognizer without any ends its search at the stop: past it, a regex can only fail, and
@@ -58,29 +55,32 @@ class ContextWords:
     Chinese words match anywhere in the window: there are no spaces to split words on; they
     count in Traditional characters too (`電話` as `电话`). ASCII words match only as whole
     words (an optional plural `s` aside), so `tel` does not fire in `hotel` nor `ip` in
-    `ship`; `tel13812345678` still counts.
+    `ship`; `tel13812345678` still counts. A word does not count as the end of one of the
+    `phrases_about_else` ("order number", "订单号码"): those are about something else.
     """
 
-    def __init__(self, words: Iterable[str]) -> None:
+    def __init__(self, words: Iterable[str], phrases_about_else: Iterable[str] = ()) -> None:
         cleaned = sorted({w.strip().lower() for w in words if w.strip()}, key=len, reverse=True)
+        other_phrases = sorted({p.strip().lower() for p in phrases_about_else if p.strip()}, key=len, reverse=True)
         self.words = tuple(cleaned)
-        self._other = ContextLexicon(w for w in cleaned if not w.isascii())
+        self._other = ContextLexicon((w for w in cleaned if not w.isascii()),
+                                     (p for p in other_phrases if not p.isascii()))
         latin = [re.escape(w) for w in cleaned if w.isascii()]
+        # A phrase about something else is matched first, as a whole, so the word it ends in
+        # is not seen on its own; `(?P<word>` marks a match that counts.
+        elsewhere = "".join(f"{re.escape(p)}s?(?![0-9a-z])|" for p in other_phrases if p.isascii())
         self._latin = (
-            re.compile(rf"(?<![0-9a-z])(?:{'|'.join(latin)})s?(?![0-9a-z])", re.IGNORECASE | re.ASCII)
+            re.compile(rf"(?<![0-9a-z])(?:{elsewhere}(?P<word>{'|'.join(latin)})s?(?![0-9a-z]))",
+                       re.IGNORECASE | re.ASCII)
             if latin
             else None
         )
 
     def before(self, text: str, start: int, window: int) -> bool:
-        """Whether a word ends within `window` characters before `text[start]`, in the same
-        sentence as far as a Chinese full stop tells (`测试联系。Order number 2022041579`: 联系
-        is not about this number). The search sees the character before the window, so a word
-        cut by the window is not a word."""
+        """Whether a word ends within `window` characters before `text[start]`. The search
+        sees the character before the window, so a word cut by the window is not a word."""
         low = max(0, start - window)
-        for mark in SENTENCE_ENDS:
-            low = text.rfind(mark, low, start) + 1 or low
-        if self._latin is not None and self._latin.search(text, low, start):
+        if self._latin is not None and any(m.group("word") for m in self._latin.finditer(text, low, start)):
             return True
         return self._other.find(text, low, start) is not None
 
@@ -118,7 +118,8 @@ class PiiDetector:
         options = re2.Options()
         options.never_capture = True  # only where a candidate is matters, never its groups
         compiled = [
-            _Compiled(s, ContextWords(s.context), re2.compile(s.prefilter, options) if s.prefilter else None,
+            _Compiled(s, ContextWords(s.context, s.context_not_after),
+                      re2.compile(s.prefilter, options) if s.prefilter else None,
                       span_finder(s.recognizer, s.entity, s.regex_flags), re.compile(s.stop) if s.stop else None,
                       STOP_CONTEXT if _looks_ahead(s.recognizer) else 0,
                       re.compile(s.extension, re.IGNORECASE) if s.extension else None)

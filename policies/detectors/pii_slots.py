@@ -153,7 +153,8 @@ class RecognizerSlot:
     recognizer already found is dropped (the generic phone matcher need not re-examine a
     number already found as a Chinese mobile). The one RE2 pass that picks the prefilters to
     search holds `gate` in this one's place, when it has one: a pattern that all of its
-    matches contain, cheaper in that Set (see `prefilter_set`).
+    matches contain, cheaper in that Set (see `prefilter_set`). `context` words raise a score,
+    except as the end of one of `context_not_after` ("order number").
     """
 
     recognizer: EntityRecognizer
@@ -168,16 +169,28 @@ class RecognizerSlot:
     stop: str | None = None
     reach: int | None = None
     extension: str | None = None
+    context_not_after: tuple[str, ...] = field(default=())
 
 
-#: Chinese context words for generic phone numbers (Presidio's own list is English only).
-#: Not 号码: it ends 发票号码 and 订单号码 too, and 电话 / 手机 already cover 电话号码 / 手机号码.
-#: In Traditional characters they count as well (電話, 聯絡: `ContextWords`).
-PHONE_CONTEXT_ZH = ("电话", "致电", "座机", "手机", "联系", "联络", "热线", "拨打")
-#: Presidio's English phone context words less `number`, for the same reason: it ends "order
-#: number", "invoice number" and "tracking number" too ("phone number", "mobile number" and
-#: "cell number" keep theirs). Plus the words of a contact line: "Tel:", "Fax:", "contact".
-PHONE_CONTEXT_EN = (*(word for word in PhoneRecognizer.CONTEXT if word != "number"), "tel", "fax", "contact")
+#: Chinese context words for generic phone numbers (Presidio's own list is English only); in
+#: Traditional characters they count as well (電話, 聯絡: `ContextWords`).
+PHONE_CONTEXT_ZH = ("电话", "致电", "座机", "手机", "联系", "联络", "热线", "拨打", "号码")
+#: Presidio's English phone context words, and the words of a contact line.
+PHONE_CONTEXT_EN = (*PhoneRecognizer.CONTEXT, "tel", "fax", "contact")
+#: "number" and 号码 end many names of numbers that are not phone numbers: there they do not
+#: count (`Order number 2009020653`, `发票号码 5254395893`). "phone number", 电话号码 do.
+PHONE_NUMBERS_ABOUT_ELSE = (
+    *(f"{thing} number" for thing in (
+        "order", "invoice", "tracking", "serial", "account", "reference", "ticket", "case", "model", "part",
+        "item", "batch", "lot", "version", "page", "room", "flight", "policy", "customer", "member", "membership",
+        "transaction", "confirmation", "booking", "registration", "license", "licence", "id", "passport", "card",
+        "plate", "shipment", "container", "contract", "project", "employee", "student", "patient", "claim",
+        "receipt", "check", "cheque", "routing", "tax", "vat", "product", "build", "issue", "bug")),
+    *(f"{thing}号码" for thing in (
+        "订单", "发票", "快递", "运单", "物流", "单据", "单", "身份证", "证件", "护照", "账户", "帐户", "卡", "银行卡",
+        "房间", "车牌", "航班", "合同", "工单", "会员", "序列", "批次", "型号", "编", "税", "纳税人识别", "保单", "学",
+        "工", "座位", "通行证", "驾驶证", "社保", "医保")),
+)  # fmt: skip
 
 
 #: The regions the phone matcher asks about a number written without `+`: Presidio's, and CN.
@@ -213,7 +226,8 @@ def global_slots(phone_regions: Sequence[str] | None = None) -> list[RecognizerS
         RecognizerSlot(rec, entity, _derived(rec) if pre is _DERIVED else pre, max_chars, _flags_for(rec),
                        tuple(rec.context or ()), 0 if pre is _DERIVED else CANDIDATE_MARGIN, entity in _DEFERRING,
                        _GATES.get(entity), _STOPS.get(entity), CANDIDATE_MARGIN if entity == "PHONE_NUMBER" else None,
-                       PHONE_EXTENSION if entity == "PHONE_NUMBER" else None)
+                       PHONE_EXTENSION if entity == "PHONE_NUMBER" else None,
+                       PHONE_NUMBERS_ABOUT_ELSE if entity == "PHONE_NUMBER" else ())
         for rec, entity, pre, max_chars in specs
     ]
 

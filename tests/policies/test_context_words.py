@@ -38,3 +38,21 @@ def test_an_empty_lexicon_finds_nothing() -> None:
     empty = ContextLexicon([" ", ""])
     assert not empty
     assert empty.find("护照", 0, 2) is None
+
+
+ELSEWHERE = ContextLexicon(["号码", "电话"], phrases_about_else=["订单号码", "发票号码"])
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("我的号码是", "号码"),
+        ("订单号码", None),  # the name of another number
+        ("訂單號碼", None),  # in Traditional too
+        ("订单号码，电话", "电话"),  # a later word still counts
+        ("电话号码", "电话"),
+        ("发票号码和号码", "号码"),
+    ],
+)
+def test_a_word_ending_a_phrase_about_something_else_does_not_count(text: str, found: str | None) -> None:
+    assert ELSEWHERE.find(text, 0, len(text)) == found

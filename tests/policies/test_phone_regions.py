@@ -32,7 +32,7 @@ def _written_numbers() -> list[str]:
 
 
 WRITTEN = _written_numbers()
-_SEPARATORS = st.sampled_from([" ", "-", ".", "/", "", "(", ") ", "  "])
+_SEPARATORS = st.sampled_from([" ", "-", ".", "/", "", "(", ") ", "  ", "–", "—", "‑", "．", "－", "\u3000", "ー"])
 digit_runs = st.lists(st.text(alphabet="0123456789", min_size=1, max_size=6), min_size=1, max_size=5).flatmap(
     lambda groups: st.lists(_SEPARATORS, min_size=len(groups), max_size=len(groups)).map(
         lambda seps: "".join(g + s for g, s in zip(groups, seps, strict=True)).strip()
