@@ -112,9 +112,10 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
 
 def _is_date(candidate: str) -> bool:
     """A date of 1900-2099 (`2024-11-27`, `2024/1/5`, `(2024.11.27`) or a range of such years
-    (`2020-2024`): phonenumbers finds no number in one in any default region (every such date
-    and range checked), but would try them all at ~30 µs each. (It does in some earlier ones:
-    `1648-10-24` is a German number. A `+` anywhere in the slice makes any of them one.)"""
+    (`2020-2024`): phonenumbers finds no number in one in any default region (all 504,000 such
+    dates, with or without leading zeros, and 280,000 ranges, checked), but would try them all
+    at ~30 µs each. (It does in some earlier ones: `1648-10-24` is a German number. A `+`
+    anywhere in the slice can make any of them one.)"""
     return _DATE.fullmatch(candidate.lstrip(_OPENING_BRACKETS)) is not None
 
 
