@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from policies.actions import RedactStyle
 from policies.findings import Action
@@ -36,8 +36,15 @@ class PiiSpec(_Model):
     phone_regions: list[str] | None = Field(
         None, min_length=1,
         description="Regions (ISO 3166 codes) whose numbers PHONE_NUMBER finds written without +; "
-        "Presidio's eight and CN when empty. Each costs up to ~30 µs per number it is asked about.",
+        "Presidio's eight and CN when not given. Each costs up to ~30 µs per number it is asked about.",
     )
+
+    @field_validator("phone_regions", mode="before")
+    @classmethod
+    def _regions_are_codes(cls, value: object) -> object:
+        if isinstance(value, list) and any(isinstance(item, bool) for item in value):
+            raise ValueError("phone_regions: YAML reads NO, YES, ON and OFF as true or false; quote them: \"NO\"")
+        return value
 
     @model_validator(mode="after")
     def _known_phone_regions(self) -> PiiSpec:

@@ -189,17 +189,19 @@ class Policy:
             return Action.BLOCK
         return action
 
-    def evaluate(self, text: str, direction: Direction) -> Decision:
+    def evaluate(self, text: str, direction: Direction, scope: str = "") -> Decision:
+        """The decision on `text`; one on a prompt seen before in the same `scope` (the proxy
+        passes the client's id) comes from the decision cache."""
         if not text:
             return Decision(direction, Action.ALLOW, text, ())
-        remembered = self.decisions.get(direction, text)
+        remembered = self.decisions.get(direction, text, scope)
         if remembered is not None:
             action, hits = remembered
             return Decision(direction, action, self._rewritten(text, action, hits), hits, cached=True)
         found, failed, timings = self.detect(text, direction)
         action, hits = self.decide(found, failed), tuple(found)
         if not failed:
-            self.decisions.put(direction, text, action, hits)
+            self.decisions.put(direction, text, action, hits, scope)
         return Decision(direction, action, self._rewritten(text, action, hits), hits, tuple(failed), tuple(timings))
 
     def _rewritten(self, text: str, action: Action, hits: Sequence[Hit]) -> str:

@@ -55,16 +55,18 @@ def guard_slots(
     direction: Direction,
     metrics: Metrics,
     audit_salt: bytes | None = None,
+    scope: str = "",
 ) -> SlotsVerdict:
     """Evaluate each slot; redact in place unless anything blocks (then nothing is rewritten).
 
     With an `audit_salt`, each finding is also described for the audit trail, with a salted
-    hash of the matched value in place of the value.
+    hash of the matched value in place of the value. `scope` (the client's id) keeps one
+    client's decision cache entries from answering another's texts.
     """
     verdict = SlotsVerdict()
     for slot in slots:
         original = slot.text
-        decision = policy.evaluate(original, direction)
+        decision = policy.evaluate(original, direction, scope)
         observe(metrics, direction, decision.hits, decision.failed, decision.timings)
         metrics.child(metrics.guarded_texts, direction.value, decision.action.value).inc()
         if decision.cached:

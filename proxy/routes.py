@@ -99,7 +99,7 @@ async def guarded(request: web.Request, route: Route) -> web.StreamResponse:
         request[MODEL] = flow.model = body["model"]
     size = sum(len(slot.text) for slot in slots)
     verdict = await flow.run(size, Direction.PROMPT, guard_slots, flow.policy, slots, Direction.PROMPT,
-                             state.metrics, flow.audit_salt)
+                             state.metrics, flow.audit_salt, flow.client)
     if not flow.audit(Direction.PROMPT, verdict.action, verdict.audit):
         raise GuardUnavailable("The audit trail cannot be written, so the request was not forwarded")
     if verdict.blocked:

@@ -22,8 +22,11 @@ class ContextLexicon:
 
     def __init__(self, words: Iterable[str], phrases_about_else: Iterable[str] = ()) -> None:
         self.words = tuple(dict.fromkeys(w.strip().lower() for w in words if w.strip()))
+        phrases = [p.strip().lower() for p in phrases_about_else if p.strip()]
+        #: How far before a window a phrase about something else may start and still end in it.
+        self._reach = max(map(len, phrases), default=0)
         self._automaton = ahocorasick.Automaton()
-        for phrase in (p.strip().lower() for p in phrases_about_else if p.strip()):
+        for phrase in phrases:
             for spelling in spellings(phrase):
                 self._automaton.add_word(spelling, _ELSE)
         for word in self.words:
@@ -40,16 +43,17 @@ class ContextLexicon:
         end a phrase about something else there, if any."""
         if not self.words or start >= end:
             return None
+        origin = max(0, start - self._reach)  # a phrase begun before the window still voids
         found: str | None = None
         found_end = voided_end = -1
-        for at, word in self._automaton.iter(text[start:end].lower()):
+        for at, word in self._automaton.iter(text[origin:end].lower()):
             if found is not None and at != found_end:
                 break  # every match ending where the word ends has been seen: none voids it
             if word == _ELSE:
                 voided_end = at
                 if at == found_end:
                     found = None
-            elif found is None and at != voided_end:
+            elif found is None and at != voided_end and origin + at + 1 - len(word) >= start:
                 found, found_end = word, at
         return found
 

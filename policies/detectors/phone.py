@@ -2,19 +2,16 @@
 
 Presidio runs `PhoneNumberMatcher` once per configured region (nine here) over its text, then
 keeps the longest result per span. The PII detector gives it one candidate number at a time,
-so two shortcuts give the same results at a fraction of the cost:
+so these shortcuts give the same results at a fraction of the cost:
 
-- a number written with a leading `+` carries its country code: one pass, under any region,
-  finds it exactly as every region would. The candidate must then be that number alone: at
-  most 15 digits, as E.164 allows (a run of punctuation may join a second number to it, which
-  needs every region);
 - once a region has matched the whole candidate, and the slice holds nothing else a region
   could read (other digits, a `+` apart from it, an extension), the other regions can only find
-  the same span or spans inside it, which Presidio's duplicate removal discards;
+  the same span or spans inside it, which Presidio's duplicate removal discards. A number with
+  its `+` carries its country code, so the first region asked matches it whole;
 - a region whose numbering plan cannot hold any number written in the candidate's digit
   groups is not asked (`phone_regions`): most of the nine for an order number or an amount;
 - a slice whose only candidates are dates or ranges of years (`2024-11-27`, `2020-2024`) holds
-  no number phonenumbers accepts, so no region is asked: they are common in prompts, and
+  no number phonenumbers accepts in the default regions, so none is asked: they are common in prompts, and
   asking all nine regions took 270 µs each.
 
 One answer differs from Presidio's on purpose: a number written in international form, with
@@ -35,7 +32,7 @@ from phonenumbers.phonenumberutil import _PLUS_CHARS, _VALID_PUNCTUATION
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-from policies.detectors.phone_regions import RegionScreen, digit_runs
+from policies.detectors.phone_regions import RegionScreen
 from policies.detectors.recognizer_spans import Span, remove_contained
 
 #: Everything `PhoneNumberMatcher` lets stand between or before digits: its punctuation (dashes,
@@ -59,6 +56,7 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._screen = RegionScreen(self.supported_regions)
+        self._dates_are_no_numbers = set(self.supported_regions) <= DATES_CHECKED_IN
         # phonenumbers loads each region's metadata on first use: at load, not on a request.
         self.spans("call 020 7946 0958 or 0755-8765-4321")
 
@@ -79,20 +77,19 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
     def _matches(self, text: str) -> list[Any]:
         """`PhoneNumberMatcher`'s matches over the regions that can still add a span."""
         candidates = list(CANDIDATE.finditer(text))
-        if candidates and _PLUS.isdisjoint(text) and all(_is_date(candidate.group()) for candidate in candidates):
+        if (self._dates_are_no_numbers and candidates and _PLUS.isdisjoint(text)
+                and all(_is_date(candidate.group()) for candidate in candidates)):
             return []
-        regions = list(self.supported_regions)
-        if len(candidates) == 1 and _one_international_number(candidates[0].group()):
-            regions = regions[:1]
-        digits = self._screen.digits_of(text)
-        # Stop at the first region that matched the whole candidate only if nothing else in the
-        # slice could be read: no other digits (a short German number), no `+` apart from it, no
-        # extension (`digits` is None for those).
-        alone = len(candidates) == 1 and digits is not None and len(digit_runs(text)) == 1
+        reading = self._screen.read(text)
+        # Stop at the first region that matched the whole candidate (for a `+` number, the
+        # first one asked) only if nothing else in the slice could be read: no other digits (a
+        # short German number), no `+` apart from it, no extension.
+        alone = (len(candidates) == 1 and len(reading.runs) == 1 and not reading.extension
+                 and _PLUS.isdisjoint(text[: candidates[0].start()] + text[candidates[0].end() :]))
         whole = candidates[0].span() if alone else None
         matches: list[Any] = []
-        for region in regions:
-            if not self._screen.may_hold(region, digits):
+        for region in self.supported_regions:
+            if not self._screen.may_hold(region, reading.digits):
                 continue
             found = list(phonenumbers.PhoneNumberMatcher(text, region, leniency=self.leniency or 0))
             matches.extend(found)
@@ -119,14 +116,9 @@ def _is_date(candidate: str) -> bool:
     return _DATE.fullmatch(candidate.lstrip(_OPENING_BRACKETS)) is not None
 
 
+#: The regions in which every date `_is_date` takes was checked (Malta, for one, has numbers
+#: that read as dates: `2011-11-23`).
+DATES_CHECKED_IN = frozenset({*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN"})
 _DATE = re.compile(r"(?:19|20)[0-9]{2}(?:([-/.])[01]?[0-9]\1[0-3]?[0-9]|[-‐‑–—~～](?:19|20)[0-9]{2})")
 _PLUS = frozenset(_PLUS_CHARS)
 _OPENING_BRACKETS = "([（［"
-
-
-def _one_international_number(candidate: str) -> bool:
-    """A `+` number with no room for a second number: at most 15 digits (E.164)."""
-    return candidate.startswith("+") and sum(char.isdigit() for char in candidate) <= E164_MAX_DIGITS
-
-
-E164_MAX_DIGITS = 15

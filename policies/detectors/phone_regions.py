@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
@@ -41,44 +42,60 @@ _GROUP = re.compile(r"\d+")
 #: Digit groups joined by anything phonenumbers lets stand between digits.
 _RUN = re.compile(rf"\d(?:[{_VALID_PUNCTUATION}{_OPENING_PARENS}\d]*\d)?")  # classes as phonenumbers writes them
 _PLUS = frozenset(_PLUS_CHARS)
+#: A national-prefix transform rule that only keeps one of the prefix pattern's groups (`\\2`).
+_KEEPS_A_GROUP = re.compile(r"\\[0-9]")
 _EXTENSION = re.compile(_EXTN_PATTERNS_FOR_MATCHING, re.IGNORECASE | re.UNICODE)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What the screen read in a text: its digit runs, whether it holds a `+` or an extension,
+    and the digit strings the regions are asked about (None: the screen cannot tell)."""
+
+    runs: list[str]
+    plus: bool
+    extension: bool
+    digits: set[str] | None
+
+
 class RegionScreen:
-    """`digits_of(text)`, then `may_hold(region, digits)` for each region in turn:
+    """`read(text)`, then `may_hold(region, reading.digits)` for each region in turn:
     whether phonenumbers may find a number of that region there."""
 
     def __init__(self, regions: Iterable[str]) -> None:
         self._plans = {region: _plan(region) for region in regions}
 
-    def digits_of(self, text: str) -> set[str] | None:
+    def read(self, text: str) -> Reading:
         """The digit strings of every run of consecutive digit groups in `text` (a group is
-        a run of digits, groups are joined by phonenumbers' punctuation); None where a `+`,
+        a run of digits, groups are joined by phonenumbers' punctuation); none where a `+`,
         an extension or a very long run leaves the screen unable to tell. (An extension with
         more digits than its label takes, `#97154139761`, ends inside a group, and the
         matcher's next number starts there.)"""
-        if not _PLUS.isdisjoint(text) or _EXTENSION.search(text):
-            return None
-        digits: set[str] = set()
-        for run in digit_runs(text):
-            groups = _GROUP.findall(run)
-            if not run.isascii():  # other scripts' digits, as phonenumbers reads them
-                groups = [phonenumbers.normalize_digits_only(group) for group in groups]
-            if len(groups) > MAX_GROUPS or any(len(g) > MAX_GROUP_DIGITS for g in groups):
-                return None
-            digits.update("".join(groups[i:j]) for i in range(len(groups)) for j in range(i + 1, len(groups) + 1))
-        return digits
+        runs = _RUN.findall(text)
+        plus, extension = not _PLUS.isdisjoint(text), _EXTENSION.search(text) is not None
+        return Reading(runs, plus, extension, None if plus or extension else _digit_strings(runs))
+
+    def digits_of(self, text: str) -> set[str] | None:
+        """`read(text).digits`."""
+        return self.read(text).digits
 
     def may_hold(self, region: str, digits: set[str] | None) -> bool:
-        """Whether the region's plan may hold a number written in one of `digits` (None from
-        `digits_of`: it may)."""
+        """Whether the region's plan may hold a number written in one of `digits` (None: it may)."""
         plan = self._plans.get(region)
         return digits is None or plan is None or any(plan.fullmatch(d) for d in digits)
 
 
-def digit_runs(text: str) -> list[str]:
-    """Each run of digit groups joined by phonenumbers' punctuation in `text`."""
-    return _RUN.findall(text)
+def _digit_strings(runs: list[str]) -> set[str] | None:
+    """The digits of every run of consecutive groups of each run; None if one is too long."""
+    digits: set[str] = set()
+    for run in runs:
+        groups = _GROUP.findall(run)
+        if not run.isascii():  # other scripts' digits, as phonenumbers reads them
+            groups = [phonenumbers.normalize_digits_only(group) for group in groups]
+        if len(groups) > MAX_GROUPS or any(len(g) > MAX_GROUP_DIGITS for g in groups):
+            return None
+        digits.update("".join(groups[i:j]) for i in range(len(groups)) for j in range(i + 1, len(groups) + 1))
+    return digits
 
 
 def _plan(region: str) -> re.Pattern[str] | None:
@@ -90,6 +107,8 @@ def _plan(region: str) -> re.Pattern[str] | None:
     country_code = metadata.country_code
     international = f"(?:{metadata.international_prefix})[0-9]*" if metadata.international_prefix else None
     if metadata.national_prefix_transform_rule:
+        if not _KEEPS_A_GROUP.fullmatch(metadata.national_prefix_transform_rule):
+            return None  # the rule adds digits (Bermuda's `441\\1`): always ask
         national = f"[0-9]{{0,{CARRIER_PREFIX_DIGITS}}}"  # the rule keeps a suffix; which one, it decides
     elif metadata.national_prefix_for_parsing:
         national = f"(?:{_non_capturing(metadata.national_prefix_for_parsing)})?"

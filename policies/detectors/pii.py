@@ -49,6 +49,15 @@ STOP_CONTEXT = 8
 FORMAT_CHARS_ALLOWANCE = 8
 
 
+#: Characters of separators a phrase about something else may have beyond single spaces.
+PHRASE_SLACK = 8
+
+
+def _joined(phrase: str) -> str:
+    """A regex for `phrase` with its words joined by any spaces, dashes or underscores."""
+    return r"[\s_\-]+".join(map(re.escape, phrase.split()))
+
+
 class ContextWords:
     """Words that raise a match's score when they stand just before it, as Presidio does.
 
@@ -66,9 +75,13 @@ class ContextWords:
         self._other = ContextLexicon((w for w in cleaned if not w.isascii()),
                                      (p for p in other_phrases if not p.isascii()))
         latin = [re.escape(w) for w in cleaned if w.isascii()]
-        # A phrase about something else is matched first, as a whole, so the word it ends in
-        # is not seen on its own; `(?P<word>` marks a match that counts.
-        elsewhere = "".join(f"{re.escape(p)}s?(?![0-9a-z])|" for p in other_phrases if p.isascii())
+        # A phrase about something else is matched first, as a whole (its words joined by any
+        # spaces, dashes or underscores), so the word it ends in is not seen on its own;
+        # `(?P<word>` marks a match that counts.
+        latin_phrases = [p for p in other_phrases if p.isascii()]
+        elsewhere = "".join(f"{_joined(p)}s?(?![0-9a-z])|" for p in latin_phrases)
+        #: How far before a window a phrase about something else may start and still end in it.
+        self._reach = max(map(len, latin_phrases), default=0) + PHRASE_SLACK
         self._latin = (
             re.compile(rf"(?<![0-9a-z])(?:{elsewhere}(?P<word>{'|'.join(latin)})s?(?![0-9a-z]))",
                        re.IGNORECASE | re.ASCII)
@@ -80,8 +93,10 @@ class ContextWords:
         """Whether a word ends within `window` characters before `text[start]`. The search
         sees the character before the window, so a word cut by the window is not a word."""
         low = max(0, start - window)
-        if self._latin is not None and any(m.group("word") for m in self._latin.finditer(text, low, start)):
-            return True
+        if self._latin is not None:
+            matches = self._latin.finditer(text, max(0, low - self._reach), start)  # a phrase begun before still voids
+            if any(m.group("word") and m.start("word") >= low for m in matches):
+                return True
         return self._other.find(text, low, start) is not None
 
     def boost(self, score: float, text: str, start: int, window: int) -> float:

@@ -178,18 +178,20 @@ PHONE_CONTEXT_ZH = ("电话", "致电", "座机", "手机", "联系", "联络", 
 #: Presidio's English phone context words, and the words of a contact line.
 PHONE_CONTEXT_EN = (*PhoneRecognizer.CONTEXT, "tel", "fax", "contact")
 #: "number" and 号码 end many names of numbers that are not phone numbers: there they do not
-#: count (`Order number 2009020653`, `发票号码 5254395893`). "phone number", 电话号码 do.
+#: count (`Order number 2009020653`, `发票号码 5254395893`). "phone number", 电话号码 do. Only
+#: nouns that name no phone, whatever comes before them ("caller ID number", 同学号码, "please
+#: check number" keep theirs).
 PHONE_NUMBERS_ABOUT_ELSE = (
     *(f"{thing} number" for thing in (
-        "order", "invoice", "tracking", "serial", "account", "reference", "ticket", "case", "model", "part",
-        "item", "batch", "lot", "version", "page", "room", "flight", "policy", "customer", "member", "membership",
-        "transaction", "confirmation", "booking", "registration", "license", "licence", "id", "passport", "card",
-        "plate", "shipment", "container", "contract", "project", "employee", "student", "patient", "claim",
-        "receipt", "check", "cheque", "routing", "tax", "vat", "product", "build", "issue", "bug")),
+        "order", "invoice", "tracking", "serial", "account", "reference", "ticket", "model", "part", "item",
+        "batch", "version", "page", "room", "flight", "policy", "customer", "membership", "transaction",
+        "confirmation", "booking", "registration", "license", "licence", "passport", "card", "plate", "shipment",
+        "container", "contract", "project", "employee", "student", "patient", "claim", "receipt", "cheque",
+        "routing", "vat", "product")),
     *(f"{thing}号码" for thing in (
-        "订单", "发票", "快递", "运单", "物流", "单据", "单", "身份证", "证件", "护照", "账户", "帐户", "卡", "银行卡",
-        "房间", "车牌", "航班", "合同", "工单", "会员", "序列", "批次", "型号", "编", "税", "纳税人识别", "保单", "学",
-        "工", "座位", "通行证", "驾驶证", "社保", "医保")),
+        "订单", "发票", "快递", "运单", "物流", "单据", "账单", "身份证", "证件", "护照", "账户", "帐户", "银行卡",
+        "房间", "车牌", "航班", "合同", "工单", "会员", "序列", "批次", "型号", "保单", "座位", "通行证", "驾驶证",
+        "社保", "医保", "纳税人识别")),
 )  # fmt: skip
 
 

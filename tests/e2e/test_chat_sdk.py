@@ -164,3 +164,19 @@ async def test_earlier_turns_of_a_conversation_are_decided_from_the_cache(stack:
     first, second = stack.model.received[-2]["messages"], stack.model.received[-1]["messages"]
     assert second[: len(history)] == first
     assert MOBILE not in repr(second) and "<CN_MOBILE>" in second[0]["content"]
+
+
+async def test_the_cache_of_one_client_does_not_answer_another(stack: Stack) -> None:
+    """How fast a text is guarded must not tell a client whether another one sent it."""
+    messages = [{"role": "user", "content": f"Other client: my mobile is {MOBILE}, please keep it private, thanks."}]
+    async with client(stack) as c:
+        await c.chat.completions.create(model="demo-echo", messages=messages)
+    before = await scrape(stack.url)
+    other = openai.AsyncOpenAI(base_url=stack.base_url, api_key="sk-another-client", max_retries=0)
+    async with other:
+        await other.chat.completions.create(model="demo-echo", messages=messages)
+        after_other = await scrape(stack.url)
+        await other.chat.completions.create(model="demo-echo", messages=messages)
+    after_again = await scrape(stack.url)
+    assert delta(before, after_other, "guardrail_cached_decisions_total", direction="prompt") == 0
+    assert delta(after_other, after_again, "guardrail_cached_decisions_total", direction="prompt") == 1

@@ -55,6 +55,8 @@ def test_a_valid_policy_compiles_and_decides(tmp_path: Path) -> None:
          "rule 'mask-words' redacts keyword findings with style 'mask'"),
         ("name: t\nversion: '1'\ndetectors: {pii: {type: pii, phone_regions: [HK, UK]}}\n", "x\n",
          "unknown region codes ['UK']; use ISO 3166 codes"),
+        ("name: t\nversion: '1'\ndetectors: {pii: {type: pii, phone_regions: [NO, CN]}}\n", "x\n",
+         'quote them: "NO"'),
     ],
 )
 def test_bad_policies_name_file_and_fix(tmp_path: Path, policy: str, words: str, message: str) -> None:

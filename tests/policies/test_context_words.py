@@ -56,3 +56,10 @@ ELSEWHERE = ContextLexicon(["号码", "电话"], phrases_about_else=["订单号�
 )
 def test_a_word_ending_a_phrase_about_something_else_does_not_count(text: str, found: str | None) -> None:
     assert ELSEWHERE.find(text, 0, len(text)) == found
+
+
+def test_a_phrase_begun_before_the_window_still_voids_its_word() -> None:
+    text = "订单号码：" + "x" * 20
+    word_start = text.index("号码")
+    assert ELSEWHERE.find(text, word_start, len(text)) is None
+    assert ContextLexicon(["号码"]).find(text, word_start, len(text)) == "号码"

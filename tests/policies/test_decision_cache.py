@@ -4,10 +4,11 @@ without its detectors running again, and the cache holds no text."""
 from __future__ import annotations
 
 import pickle
+from datetime import date
 
 from policies.actions import Hit
 from policies.config import PolicySpec
-from policies.decision_cache import MIN_CACHED_CHARS, DecisionCache
+from policies.decision_cache import MAX_CACHED_HITS, MIN_CACHED_CHARS, DecisionCache
 from policies.engine import Policy
 from policies.findings import Action, Direction, Finding
 from policies.loader import load_policy
@@ -16,12 +17,36 @@ LONG = "请把报告发到 li.lei@example.com，手机 13812345678，谢谢。Pl
 HIT = Hit(Finding("pii", "CN_MOBILE", "pii", 1, 12, 1.0, "pii.CN_MOBILE"), "redact-pii", Action.REDACT)
 
 
-def test_a_text_is_remembered_by_direction() -> None:
+def test_a_prompt_is_remembered_in_its_scope() -> None:
     cache = DecisionCache(8)
-    cache.put(Direction.PROMPT, LONG, Action.REDACT, (HIT,))
-    assert cache.get(Direction.PROMPT, LONG) == (Action.REDACT, (HIT,))
-    assert cache.get(Direction.COMPLETION, LONG) is None
-    assert cache.get(Direction.PROMPT, LONG + " ") is None
+    cache.put(Direction.PROMPT, LONG, Action.REDACT, (HIT,), scope="client-a")
+    assert cache.get(Direction.PROMPT, LONG, scope="client-a") == (Action.REDACT, (HIT,))
+    assert cache.get(Direction.PROMPT, LONG, scope="client-b") is None  # no timing oracle across clients
+    assert cache.get(Direction.PROMPT, LONG + " ", scope="client-a") is None
+
+
+def test_completions_are_not_remembered() -> None:
+    cache = DecisionCache(8)
+    cache.put(Direction.COMPLETION, LONG, Action.ALLOW, ())
+    assert cache.get(Direction.COMPLETION, LONG) is None and len(cache) == 0
+
+
+def test_a_decision_with_many_hits_is_not_remembered() -> None:
+    cache = DecisionCache(8)
+    cache.put(Direction.PROMPT, LONG, Action.REDACT, (HIT,) * (MAX_CACHED_HITS + 1))
+    assert len(cache) == 0
+    cache.put(Direction.PROMPT, LONG, Action.REDACT, (HIT,) * MAX_CACHED_HITS)
+    assert len(cache) == 1
+
+
+def test_the_cache_empties_when_the_date_changes() -> None:
+    """A resident ID born tomorrow is no ID today, and is one tomorrow."""
+    days = [date(2026, 11, 27)]
+    cache = DecisionCache(8, today=lambda: days[0])
+    cache.put(Direction.PROMPT, LONG, Action.ALLOW, ())
+    assert cache.get(Direction.PROMPT, LONG) is not None
+    days[0] = date(2026, 11, 28)
+    assert cache.get(Direction.PROMPT, LONG) is None and len(cache) == 0
 
 
 def test_short_texts_are_not_remembered() -> None:
@@ -57,7 +82,7 @@ def test_the_cache_holds_digests_not_text() -> None:
     for secret in ("13812345678", "li.lei", "report"):
         assert secret.encode() not in dumped
     # Keyed per cache: the same text has another digest in another process or policy.
-    assert DecisionCache(8)._digest(Direction.PROMPT, LONG) != cache._digest(Direction.PROMPT, LONG)
+    assert DecisionCache(8)._digest(LONG, "") != cache._digest(LONG, "")
 
 
 def test_evaluate_remembers_and_gives_the_same_decision() -> None:

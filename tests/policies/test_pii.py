@@ -496,6 +496,13 @@ def test_a_slice_with_anything_but_dates_is_handed_to_phonenumbers(text: str, mo
         ("发票号码 5254395893", "发票号码 5254395893"),
         ("訂單號碼 2009020653", "訂單號碼 2009020653"),
         ("我的号码是 (202) 555-0123", "我的号码是 <PHONE_NUMBER>"),
+        # Found by review: words before the noun do not void it; the noun's name with other joins.
+        ("Caller ID number: 212-555-0198", "Caller ID number: <PHONE_NUMBER>"),
+        ("这是我同学号码 (212) 555-0198", "这是我同学号码 <PHONE_NUMBER>"),
+        ("please check number 212-555-0198", "please check number <PHONE_NUMBER>"),
+        ("order-number 2009020653, order_number 2009020653", "order-number 2009020653, order_number 2009020653"),
+        ("Customer number:" + " " * 12 + " 212-555-0198", "Customer number:" + " " * 12 + " 212-555-0198"),
+        ("订单号码" + "，" * 22 + "212-555-0198", "订单号码" + "，" * 22 + "212-555-0198"),
     ],
 )
 def test_phone_context_words_are_about_phones(default_policy: Policy, text: str, redacted: str) -> None:
