@@ -549,27 +549,31 @@ NOT_PII_NUMBERS: tuple[tuple[Callable[[random.Random], str], tuple[str, ...], tu
 )
 
 
+def _pieces_up_to(size_bytes: int, piece: Callable[[int], str]) -> str:
+    """`piece(1)`, `piece(2)`, ... joined, as many as fit in `size_bytes` UTF-8 bytes."""
+    parts, size, sentence = [], 0, 0
+    while True:
+        sentence += 1
+        text = piece(sentence)
+        text_bytes = len(text.encode("utf-8"))
+        if size + text_bytes > size_bytes:
+            return "".join(parts)
+        parts.append(text)
+        size += text_bytes
+
+
 def make_number_samples(seed: int, count: int, size_bytes: int) -> list[str]:
     """Mixed Chinese/English texts like `make_sample`'s without PII, with a number that is
     not personal data in every third sentence."""
     rng = random.Random(f"numbers-{seed}-{size_bytes}")
-    texts = []
-    for _ in range(count):
-        parts, size, sentence = [], 0, 0
-        while True:
-            sentence += 1
-            if sentence % 3 == 0:
-                maker, zh, en = rng.choice(NOT_PII_NUMBERS)
-                piece = rng.choice(zh if rng.random() < 0.5 else en).format(maker(rng))
-            else:
-                piece = _zh_sentence(rng) if rng.random() < 0.5 else _en_sentence(rng)
-            piece_bytes = len(piece.encode("utf-8"))
-            if size + piece_bytes > size_bytes:
-                break
-            parts.append(piece)
-            size += piece_bytes
-        texts.append("".join(parts))
-    return texts
+
+    def piece(sentence: int) -> str:
+        if sentence % 3:
+            return _zh_sentence(rng) if rng.random() < 0.5 else _en_sentence(rng)
+        maker, zh, en = rng.choice(NOT_PII_NUMBERS)
+        return rng.choice(zh if rng.random() < 0.5 else en).format(maker(rng))
+
+    return [_pieces_up_to(size_bytes, piece) for _ in range(count)]
 
 
 def make_monolingual(seed: int, count: int, size_bytes: int, script: str) -> list[str]:
@@ -577,18 +581,7 @@ def make_monolingual(seed: int, count: int, size_bytes: int, script: str) -> lis
     without PII: how the keyword scan's cost depends on the script of the text."""
     rng = random.Random(f"mono-{seed}-{size_bytes}-{script}")
     sentence = _en_sentence if script == "en" else _zh_sentence
-    texts = []
-    for _ in range(count):
-        parts, size = [], 0
-        while True:
-            piece = sentence(rng)
-            piece_bytes = len(piece.encode("utf-8"))
-            if size + piece_bytes > size_bytes:
-                break
-            parts.append(piece)
-            size += piece_bytes
-        texts.append("".join(parts))
-    return texts
+    return [_pieces_up_to(size_bytes, lambda _: sentence(rng)) for _ in range(count)]
 
 
 def text_chars() -> set[str]:
