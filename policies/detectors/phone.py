@@ -32,7 +32,7 @@ from phonenumbers.phonenumberutil import _PLUS_CHARS, _VALID_PUNCTUATION
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-from policies.detectors.phone_regions import RegionScreen
+from policies.detectors.phone_regions import PLUS, RegionScreen
 from policies.detectors.recognizer_spans import Span, remove_contained
 
 #: Everything `PhoneNumberMatcher` lets stand between or before digits: its punctuation (dashes,
@@ -40,15 +40,16 @@ from policies.detectors.recognizer_spans import Span, remove_contained
 #: opening brackets. Taken from phonenumbers itself, so the candidates below cover its matches.
 #: It starts with "-", so it must open a character class.
 PUNCTUATION = _VALID_PUNCTUATION + _PLUS_CHARS + _OPENING_PARENS
-#: A digit, five or more digits or punctuation, a digit: the shortest number any region
-#: accepts, country code included, has seven digits (Niue: +683 and four).
+#: A digit, five or more digits or punctuation, a digit: seven characters at least. Shorter
+#: numbers exist (German ones of five or six digits, some Pacific islands') and are not looked
+#: for: in prose, runs that short are rarely phone numbers.
 CANDIDATE = re.compile(rf"[{_PLUS_CHARS}{_OPENING_PARENS}]{{0,2}}\d[{PUNCTUATION}\d]{{5,}}\d")
 #: The same for RE2, whose `\d` is ASCII: `\p{Nd}` is every decimal digit, as Python's `\d`.
 CANDIDATE_RE2 = rf"[{_PLUS_CHARS}{_OPENING_PARENS}]{{0,2}}\p{{Nd}}[{PUNCTUATION}\p{{Nd}}]{{5,}}\p{{Nd}}"
 
 
 class CandidatePhoneRecognizer(PhoneRecognizer):
-    """`PhoneRecognizer` with the two shortcuts above, and international numbers scored
+    """`PhoneRecognizer` with the shortcuts above, and international numbers scored
     `INTERNATIONAL_SCORE`; otherwise Presidio's own matching."""
 
     INTERNATIONAL_SCORE = 0.5
@@ -77,7 +78,7 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
     def _matches(self, text: str) -> list[Any]:
         """`PhoneNumberMatcher`'s matches over the regions that can still add a span."""
         candidates = list(CANDIDATE.finditer(text))
-        if (self._dates_are_no_numbers and candidates and _PLUS.isdisjoint(text)
+        if (self._dates_are_no_numbers and candidates and PLUS.isdisjoint(text)
                 and all(_is_date(candidate.group()) for candidate in candidates)):
             return []
         reading = self._screen.read(text)
@@ -85,7 +86,7 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
         # first one asked) only if nothing else in the slice could be read: no other digits (a
         # short German number), no `+` apart from it, no extension.
         alone = (len(candidates) == 1 and len(reading.runs) == 1 and not reading.extension
-                 and _PLUS.isdisjoint(text[: candidates[0].start()] + text[candidates[0].end() :]))
+                 and PLUS.isdisjoint(text[: candidates[0].start()] + text[candidates[0].end() :]))
         whole = candidates[0].span() if alone else None
         matches: list[Any] = []
         for region in self.supported_regions:
@@ -120,5 +121,4 @@ def _is_date(candidate: str) -> bool:
 #: that read as dates: `2011-11-23`).
 DATES_CHECKED_IN = frozenset({*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN"})
 _DATE = re.compile(r"(?:19|20)[0-9]{2}(?:([-/.])[01]?[0-9]\1[0-3]?[0-9]|[-‐‑–—~～](?:19|20)[0-9]{2})")
-_PLUS = frozenset(_PLUS_CHARS)
 _OPENING_BRACKETS = "([（［"

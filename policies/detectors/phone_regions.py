@@ -41,7 +41,8 @@ CARRIER_PREFIX_DIGITS = 5
 _GROUP = re.compile(r"\d+")
 #: Digit groups joined by anything phonenumbers lets stand between digits.
 _RUN = re.compile(rf"\d(?:[{_VALID_PUNCTUATION}{_OPENING_PARENS}\d]*\d)?")  # classes as phonenumbers writes them
-_PLUS = frozenset(_PLUS_CHARS)
+#: The plus signs phonenumbers reads before a country code.
+PLUS = frozenset(_PLUS_CHARS)
 #: A national-prefix transform rule that only keeps one of the prefix pattern's groups (`\\2`).
 _KEEPS_A_GROUP = re.compile(r"\\[0-9]")
 _EXTENSION = re.compile(_EXTN_PATTERNS_FOR_MATCHING, re.IGNORECASE | re.UNICODE)
@@ -72,7 +73,7 @@ class RegionScreen:
         more digits than its label takes, `#97154139761`, ends inside a group, and the
         matcher's next number starts there.)"""
         runs = _RUN.findall(text)
-        plus, extension = not _PLUS.isdisjoint(text), _EXTENSION.search(text) is not None
+        plus, extension = not PLUS.isdisjoint(text), _EXTENSION.search(text) is not None
         return Reading(runs, plus, extension, None if plus or extension else _digit_strings(runs))
 
     def digits_of(self, text: str) -> set[str] | None:
