@@ -682,10 +682,13 @@ def write_policy(path: Path, lexicon: Path | None = None, empty: bool = False, d
 # --------------------------------------------------------------------------- OpenAI payloads
 
 
-def chat_request(content: str, stream: bool = False) -> bytes:
+def chat_request(content: str, stream: bool = False, history: Sequence[str] = ()) -> bytes:
+    """A chat completion request whose last user message is `content`, after the `history`
+    (user and assistant messages in turn, as a client sends the conversation every turn)."""
     import orjson
 
-    body = {"model": "bench-model", "messages": [{"role": "user", "content": content}], "stream": stream}
+    earlier = [{"role": ("user", "assistant")[i % 2], "content": text} for i, text in enumerate(history)]
+    body = {"model": "bench-model", "messages": [*earlier, {"role": "user", "content": content}], "stream": stream}
     return orjson.dumps(body)
 
 

@@ -5,7 +5,9 @@ completion JSON, or a 100-chunk SSE answer), then in front of it: nothing ("dire
 aiohttp relay, nginx (if installed), the proxy with an empty policy, the proxy with the
 default pack + 10,000 lexicon terms (one worker), and the same with `--workers 2`.
 Workloads: 1 KB chat prompts without and with PII (non-streamed), and streamed 100-chunk
-answers; 1 and 32 connections. Load comes from `wrk` (Lua script for the POST body) in its
+answers; 1 and 32 connections. With wrk, also a conversation: ten earlier messages and a new
+last turn in every request, for which the proxy is measured with its decision cache off (as
+every proxy here) and on (as shipped). Load comes from `wrk` (Lua script for the POST body) in its
 own process, else from `bench/_client.py`. CPU and RSS of the relay come from /proc.
 
     python bench/http_floor.py            # full run, about 2.5 minutes
@@ -70,6 +72,17 @@ function done(summary, latency, requests)
     e.connect + e.read + e.write + e.timeout, e.status))
 end
 """
+
+#: The same, with `TURN-COUNTER` in the body replaced by a new number in every request: a
+#: conversation whose last turn is new each time (and so never in the decision cache).
+WRK_SCRIPT_NEW_TURN = WRK_SCRIPT.replace('wrk.body = f:read("*a")', 'local template = f:read("*a")') + """
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, (string.gsub(template, "TURN%-COUNTER", tostring(counter))))
+end
+"""
+NEW_TURN = "TURN-COUNTER"
 
 NGINX_CONF = """
 user root;
@@ -145,6 +158,12 @@ def check(url: str, body: bytes, stream: bool) -> dict[str, str]:
         return dict(response.headers)
 
 
+#: A conversation of ten earlier messages (half with PII) and a new last turn in every request.
+CHAT = "10-message chat + new turn"
+#: The proxy with its decision cache on, as shipped (every other proxy here has it off).
+CACHED = "proxy, default + 10k, decision cache on"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1-second runs, fewer rows")
@@ -161,21 +180,27 @@ def main() -> None:
     write_lexicon_in_child(workdir / "lex10k.txt", 10_000)
     policy_10k = write_policy(workdir / "policy-10k.yaml", workdir / "lex10k.txt")
     policy_empty = write_policy(workdir / "policy-empty.yaml", empty=True)
+    policy_cached = write_policy(workdir / "policy-10k-cached.yaml", workdir / "lex10k.txt", decision_cache=4096)
     rng = random.Random("http-prompts")
     clean = make_sample(rng, 1024, with_pii=False).text
     pii = make_sample(rng, 1024, with_pii=True).text
+    history = [make_sample(rng, 512, with_pii=turn % 2 == 0).text for turn in range(10)]
     workloads = {
         "1 KB JSON, no PII": (chat_request(clean), False),
         "1 KB JSON, with PII": (chat_request(pii), False),
         "stream, 100 chunks": (chat_request(clean, stream=True), True),
     }
+    if use_wrk:  # a body that changes in every request needs wrk's Lua
+        new_turn = f"Turn {NEW_TURN}: 请根据上面的内容继续，谢谢。Please go on."
+        workloads[CHAT] = (chat_request(new_turn, history=history), False)
     bodies = {}
     for i, (name, (body, _)) in enumerate(workloads.items()):
         bodies[name] = workdir / f"body-{i}.json"
         bodies[name].write_bytes(body)
-    script = workdir / "post.lua"
+    script, new_turn_script = workdir / "post.lua", workdir / "post-new-turn.lua"
     script.write_text(WRK_SCRIPT)
-    notes: list[str] = []
+    new_turn_script.write_text(WRK_SCRIPT_NEW_TURN)
+    notes: list[str] = [] if use_wrk else [f"no wrk: no {CHAT!r} rows (its body changes in every request)"]
 
     rows = []
     results: dict[tuple[str, str, int], tuple[Load, float, float]] = {}
@@ -190,6 +215,7 @@ def main() -> None:
             notes.append("nginx is not installed: no nginx row (`apt-get install -y nginx`).")
         targets.append(("proxy, empty policy", start_proxy(group, "proxy-empty", mock, policy_empty)))
         targets.append(("proxy, default + 10k", start_proxy(group, "proxy-10k", mock, policy_10k)))
+        targets.append((CACHED, start_proxy(group, "proxy-10k-cached", mock, policy_cached)))
         if "--workers" in proxy_serve_flags():
             targets.append(("proxy, default + 10k, --workers 2",
                             start_proxy(group, "proxy-10k-w2", mock, policy_10k, workers=2)))
@@ -198,14 +224,18 @@ def main() -> None:
 
         for name, (body, stream) in workloads.items():
             for label, server in targets:
+                if label == CACHED and name != CHAT:
+                    continue  # one body sent over and over would be all cache hits: no measure of anything
                 url = f"http://127.0.0.1:{server.port}/v1/chat/completions"
-                headers = check(url, body, stream)
+                fixed = body.replace(NEW_TURN.encode(), b"0")
+                headers = check(url, fixed, stream)
                 if "proxy" in label and "empty" not in label:
                     notes.append(f"{label}, {name}: X-Guardrail-Prompt: {headers.get('X-Guardrail-Prompt')}")
-                run_client(url, body, workdir, 200, 8, 2.0, stream)  # warm-up
+                run_client(url, fixed, workdir, 200, 8, 2.0, stream)  # warm-up
                 for connections in (1, 32):
                     cpu_before = server.cpu()
-                    load = (wrk_load(url, bodies[name], script, connections, seconds) if use_wrk
+                    lua = new_turn_script if name == CHAT else script
+                    load = (wrk_load(url, bodies[name], lua, connections, seconds) if use_wrk
                             else client_load(url, body, workdir, connections, seconds, stream))
                     cpu_used = server.cpu() - cpu_before
                     if load.errors:
@@ -213,6 +243,11 @@ def main() -> None:
                     results[(name, label, connections)] = (load, cpu_used / max(load.requests, 1), server.rss())
     notes = list(dict.fromkeys(notes))
 
+    if (CHAT, CACHED, 32) in results:
+        off, on = results[(CHAT, "proxy, default + 10k", 32)][1], results[(CHAT, CACHED, 32)][1]
+        notes.append(f"{CHAT}, 32 conn: the decision cache takes the proxy's CPU per request from "
+                     f"{off * 1e3:.3f} to {on * 1e3:.3f} ms ({off / on:.1f}x): the ten earlier messages come "
+                     "from it, only the new turn is scanned.")
     direct = "direct (raw asyncio mock)"
     for (name, label, connections), (load, cpu, rss) in results.items():
         base = results[(name, direct, connections)][0]
@@ -237,7 +272,7 @@ def main() -> None:
     # ---- targets
     proxy = "proxy, default + 10k"
     rows = []
-    for name in workloads:
+    for name in (name for name in workloads if name != CHAT):  # the targets predate the conversation
         for connections in (1, 32):
             cpu = results[(name, proxy, connections)][1]
             bare = results[(name, "bare aiohttp relay", connections)][1]
