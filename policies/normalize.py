@@ -197,6 +197,14 @@ def with_traditional_forms(chars: str) -> str:
     return chars + "".join(dict.fromkeys(ch for ch in extra if ch not in chars))
 
 
+def either_script(word: str) -> str:
+    """A `re` pattern for `word` in Simplified or Traditional characters, or a mix: each
+    character as itself or as any character the fold takes to it (one alternative per word,
+    where `spellings` lists every combination)."""
+    forms = _traditional_forms()
+    return "".join(f"[{re.escape(ch + forms[ch])}]" if ch in forms else re.escape(ch) for ch in word)
+
+
 def spellings(word: str) -> list[str]:
     """`word` and every way of writing it with some of its characters in Traditional form:
     each character as itself or as any character the fold takes to it (`护照` -> 护照, 護照)."""

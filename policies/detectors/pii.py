@@ -36,6 +36,7 @@ from policies.detectors.recognizer_spans import SpanFinder, span_finder
 from policies.detectors.utf8_text import Utf8Text
 from policies.findings import Finding
 from policies.light_view import LightView, kept_tail_start, light_fold_class, light_view
+from policies.normalize import either_script
 
 CONTEXT_BOOST = 0.35
 CONTEXT_MIN_SCORE = 0.4
@@ -51,6 +52,8 @@ FORMAT_CHARS_ALLOWANCE = 8
 
 #: Characters of separators a phrase about something else may have beyond single spaces.
 PHRASE_SLACK = 8
+#: What may stand between a name and the value it names: `Order no.: 123`, `订单号：123`.
+NAME_TO_VALUE = r"[\s:：#＃.．\-]*"
 
 
 def _joined(phrase: str) -> str:
@@ -64,8 +67,9 @@ class ContextWords:
     Chinese words match anywhere in the window: there are no spaces to split words on; they
     count in Traditional characters too (`電話` as `电话`). ASCII words match only as whole
     words (an optional plural `s` aside), so `tel` does not fire in `hotel` nor `ip` in
-    `ship`; `tel13812345678` still counts. A word does not count as the end of one of the
-    `phrases_about_else` ("order number", "订单号码"): those are about something else.
+    `ship`; `tel13812345678` still counts. `phrases_about_else` name other things ("order
+    number", "订单号"): a word does not count as the end of one, and a match that one of them
+    names (`Order number: 2022041579`) takes no context word at all, even one said before.
     """
 
     def __init__(self, words: Iterable[str], phrases_about_else: Iterable[str] = ()) -> None:
@@ -88,10 +92,17 @@ class ContextWords:
             if latin
             else None
         )
+        # A phrase about something else, then only what separates a name from its value.
+        names = [rf"(?<![0-9A-Za-z]){_joined(p)}s?" for p in latin_phrases]
+        names += [either_script(p) for p in other_phrases if not p.isascii()]
+        self._named = re.compile(rf"(?:{'|'.join(names)}){NAME_TO_VALUE}\Z", re.IGNORECASE) if names else None
+        self._name_reach = max(map(len, other_phrases), default=0) + PHRASE_SLACK
 
     def before(self, text: str, start: int, window: int) -> bool:
         """Whether a word ends within `window` characters before `text[start]`. The search
         sees the character before the window, so a word cut by the window is not a word."""
+        if self._named is not None and self._named.search(text, max(0, start - self._name_reach), start):
+            return False  # the match is named as something else
         low = max(0, start - window)
         if self._latin is not None:
             matches = self._latin.finditer(text, max(0, low - self._reach), start)  # a phrase begun before still voids

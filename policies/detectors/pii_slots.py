@@ -177,21 +177,26 @@ class RecognizerSlot:
 PHONE_CONTEXT_ZH = ("电话", "致电", "座机", "手机", "联系", "联络", "热线", "拨打", "号码")
 #: Presidio's English phone context words, and the words of a contact line.
 PHONE_CONTEXT_EN = (*PhoneRecognizer.CONTEXT, "tel", "fax", "contact")
-#: "number" and 号码 end many names of numbers that are not phone numbers: there they do not
-#: count (`Order number 2009020653`, `发票号码 5254395893`). "phone number", 电话号码 do. Only
-#: nouns that name no phone, whatever comes before them ("caller ID number", 同学号码, "please
-#: check number" keep theirs).
-PHONE_NUMBERS_ABOUT_ELSE = (
+#: Names of numbers that are not phone numbers. "number" and 号码 do not count as the end of one
+#: (`Order number 2009020653`, `发票号码 5254395893`), while "phone number" and 电话号码 do; and
+#: a number one of them names takes no context word at all (`请联系我。订单号 2024112701`).
+#: Only nouns that name no phone, whatever comes before them ("caller ID number", 同学号码,
+#: "please check number" keep theirs).
+OTHER_NUMBERS = (
     *(f"{thing} number" for thing in (
         "order", "invoice", "tracking", "serial", "account", "reference", "ticket", "model", "part", "item",
         "batch", "version", "page", "room", "flight", "policy", "customer", "membership", "transaction",
         "confirmation", "booking", "registration", "license", "licence", "passport", "card", "plate", "shipment",
         "container", "contract", "project", "employee", "student", "patient", "claim", "receipt", "cheque",
         "routing", "vat", "product")),
+    *(f"{thing} no" for thing in ("order", "invoice", "tracking", "serial", "reference", "ref", "ticket", "item")),
     *(f"{thing}号码" for thing in (
         "订单", "发票", "快递", "运单", "物流", "单据", "账单", "身份证", "证件", "护照", "账户", "帐户", "银行卡",
         "房间", "车牌", "航班", "合同", "工单", "会员", "序列", "批次", "型号", "保单", "座位", "通行证", "驾驶证",
         "社保", "医保", "纳税人识别")),
+    *(f"{thing}号" for thing in (
+        "订单", "发票", "快递单", "运单", "物流单", "单", "账单", "合同", "工单", "序列", "批次", "型", "保单", "房间",
+        "航班", "车次", "学", "工", "编", "会员", "证件", "护照", "身份证")),
 )  # fmt: skip
 
 
@@ -229,7 +234,7 @@ def global_slots(phone_regions: Sequence[str] | None = None) -> list[RecognizerS
                        tuple(rec.context or ()), 0 if pre is _DERIVED else CANDIDATE_MARGIN, entity in _DEFERRING,
                        _GATES.get(entity), _STOPS.get(entity), CANDIDATE_MARGIN if entity == "PHONE_NUMBER" else None,
                        PHONE_EXTENSION if entity == "PHONE_NUMBER" else None,
-                       PHONE_NUMBERS_ABOUT_ELSE if entity == "PHONE_NUMBER" else ())
+                       OTHER_NUMBERS if entity == "PHONE_NUMBER" else ())
         for rec, entity, pre, max_chars in specs
     ]
 

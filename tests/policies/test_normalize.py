@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from policies.normalize import (
     OffsetMap,
+    either_script,
     fold,
     fold_lengths,
     fold_with_offsets,
@@ -99,6 +100,14 @@ def test_spellings_write_a_word_in_either_script() -> None:
     # Every spelling folds to the word, as the keyword fold reads it.
     for word in ("身份证", "电话号码", "纳税人识别号", "来往内地", "银行卡"):
         assert all(fold(spelling) == fold(word) for spelling in spellings(word)), word
+
+
+def test_either_script_reads_each_character_in_both_scripts() -> None:
+    import re
+
+    pattern = re.compile(either_script("订单号"))
+    assert all(pattern.fullmatch(written) for written in ("订单号", "訂單號", "订單号"))
+    assert not pattern.fullmatch("订单")
 
 
 def test_with_traditional_forms_adds_each_form_once() -> None:

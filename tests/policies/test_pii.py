@@ -503,6 +503,11 @@ def test_a_slice_with_anything_but_dates_is_handed_to_phonenumbers(text: str, mo
         ("order-number 2009020653, order_number 2009020653", "order-number 2009020653, order_number 2009020653"),
         ("Customer number:" + " " * 12 + " 212-555-0198", "Customer number:" + " " * 12 + " 212-555-0198"),
         ("订单号码" + "，" * 22 + "212-555-0198", "订单号码" + "，" * 22 + "212-555-0198"),
+        # A number named as something else takes no context word, even one said before it.
+        ("测试联系。Order number 2022041579", "测试联系。Order number 2022041579"),
+        ("请联系我。訂單號：2022041579 已发货", "请联系我。訂單號：2022041579 已发货"),
+        ("Call me, ref no. 2022041579", "Call me, ref no. 2022041579"),
+        ("我的工号 20220415 电话 2022041579", "我的工号 20220415 电话 <PHONE_NUMBER>"),
     ],
 )
 def test_phone_context_words_are_about_phones(default_policy: Policy, text: str, redacted: str) -> None:
