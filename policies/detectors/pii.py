@@ -99,8 +99,9 @@ class ContextWords:
         self._name_reach = max(map(len, other_phrases), default=0) + PHRASE_SLACK
 
     def before(self, text: str, start: int, window: int) -> bool:
-        """Whether a word ends within `window` characters before `text[start]`. The search
-        sees the character before the window, so a word cut by the window is not a word."""
+        """Whether a word ends within `window` characters before `text[start]`, and no phrase
+        about something else names what starts there. The search sees the character before
+        the window, so a word cut by the window is not a word."""
         if self._named is not None and self._named.search(text, max(0, start - self._name_reach), start):
             return False  # the match is named as something else
         low = max(0, start - window)
