@@ -56,9 +56,14 @@ PHRASE_SLACK = 8
 NAME_TO_VALUE = r"[\s:：#＃.．\-]*"
 
 
-def _joined(phrase: str) -> str:
-    """A regex for `phrase` with its words joined by any spaces, dashes or underscores."""
-    return r"[\s_\-]+".join(map(re.escape, phrase.split()))
+def _backwards(phrase: str) -> str:
+    """A regex for `phrase` written backwards: Latin words joined by any spaces, dashes or
+    underscores, an optional plural `s`, and no letter or digit before it; Chinese characters
+    in either script."""
+    if not phrase.isascii():
+        return either_script(phrase[::-1])
+    words = r"[\s_\-]+".join(re.escape(word[::-1]) for word in reversed(phrase.split()))
+    return rf"s?{words}(?![0-9A-Za-z])"
 
 
 class ContextWords:
@@ -79,37 +84,36 @@ class ContextWords:
         self._other = ContextLexicon((w for w in cleaned if not w.isascii()),
                                      (p for p in other_phrases if not p.isascii()))
         latin = [re.escape(w) for w in cleaned if w.isascii()]
-        # A phrase about something else is matched first, as a whole (its words joined by any
-        # spaces, dashes or underscores), so the word it ends in is not seen on its own;
-        # `(?P<word>` marks a match that counts.
-        latin_phrases = [p for p in other_phrases if p.isascii()]
-        elsewhere = "".join(f"{_joined(p)}s?(?![0-9a-z])|" for p in latin_phrases)
-        #: How far before a window a phrase about something else may start and still end in it.
-        self._reach = max(map(len, latin_phrases), default=0) + PHRASE_SLACK
         self._latin = (
-            re.compile(rf"(?<![0-9a-z])(?:{elsewhere}(?P<word>{'|'.join(latin)})s?(?![0-9a-z]))",
-                       re.IGNORECASE | re.ASCII)
+            re.compile(rf"(?<![0-9a-z])(?:{'|'.join(latin)})s?(?![0-9a-z])", re.IGNORECASE | re.ASCII)
             if latin
             else None
         )
-        # A phrase about something else, then only what separates a name from its value.
-        names = [rf"(?<![0-9A-Za-z]){_joined(p)}s?" for p in latin_phrases]
-        names += [either_script(p) for p in other_phrases if not p.isascii()]
-        self._named = re.compile(rf"(?:{'|'.join(names)}){NAME_TO_VALUE}\Z", re.IGNORECASE) if names else None
-        self._name_reach = max(map(len, other_phrases), default=0) + PHRASE_SLACK
+        # Phrases about something else are read backwards from where they would end, so one
+        # `match` at one position answers (a search over the window, one try of every phrase
+        # at every character, took 26 µs).
+        backwards = [_backwards(p) for p in other_phrases]
+        self._ends_else = re.compile("|".join(backwards), re.IGNORECASE) if backwards else None
+        self._names_else = re.compile(f"{NAME_TO_VALUE}(?:{'|'.join(backwards)})", re.IGNORECASE) if backwards else None
+        #: How far back from its end a phrase about something else may begin.
+        self._reach = max(map(len, other_phrases), default=0) + PHRASE_SLACK
 
     def before(self, text: str, start: int, window: int) -> bool:
         """Whether a word ends within `window` characters before `text[start]`, and no phrase
         about something else names what starts there. The search sees the character before
         the window, so a word cut by the window is not a word."""
-        if self._named is not None and self._named.search(text, max(0, start - self._name_reach), start):
-            return False  # the match is named as something else
+        if self._names_else is not None and self._names_else.match(self._backwards_from(text, start)):
+            return False  # what starts here is named as something else
         low = max(0, start - window)
         if self._latin is not None:
-            matches = self._latin.finditer(text, max(0, low - self._reach), start)  # a phrase begun before still voids
-            if any(m.group("word") and m.start("word") >= low for m in matches):
-                return True
+            for word in self._latin.finditer(text, low, start):
+                if self._ends_else is None or not self._ends_else.match(self._backwards_from(text, word.end())):
+                    return True
         return self._other.find(text, low, start) is not None
+
+    def _backwards_from(self, text: str, end: int) -> str:
+        """The characters before `end` that a phrase about something else may take, last first."""
+        return text[max(0, end - self._reach) : end][::-1]
 
     def boost(self, score: float, text: str, start: int, window: int) -> float:
         """`score`, raised when a context word stands before the match at `start`."""
