@@ -35,9 +35,6 @@ class ContextLexicon:
                     self._automaton.add_word(spelling, word)
         self._automaton.make_automaton()
 
-    def __bool__(self) -> bool:
-        return bool(self.words)
-
     def find(self, text: str, start: int, end: int) -> str | None:
         """The first listed word to end in `text[start:end]` (by where it ends) that does not
         end a phrase about something else there, if any."""

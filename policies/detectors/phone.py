@@ -11,8 +11,8 @@ so these shortcuts give the same results at a fraction of the cost:
 - a region whose numbering plan cannot hold any number written in the candidate's digit
   groups is not asked (`phone_regions`): most of the nine for an order number or an amount;
 - a slice whose only candidates are dates or ranges of years (`2024-11-27`, `2020-2024`) holds
-  no number phonenumbers accepts in the default regions, so none is asked: they are common in prompts, and
-  asking all nine regions took 270 µs each.
+  no number phonenumbers accepts in the default regions, so none is asked: they are common in
+  prompts, and asking all nine regions took 270 µs each.
 
 One answer differs from Presidio's on purpose: a number written in international form, with
 its `+` and country code (`+44 20 7946 0958`), scores `INTERNATIONAL_SCORE` (0.5, the default

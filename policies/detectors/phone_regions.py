@@ -50,11 +50,10 @@ _EXTENSION = re.compile(_EXTN_PATTERNS_FOR_MATCHING, re.IGNORECASE | re.UNICODE)
 
 @dataclass(frozen=True)
 class Reading:
-    """What the screen read in a text: its digit runs, whether it holds a `+` or an extension,
-    and the digit strings the regions are asked about (None: the screen cannot tell)."""
+    """What the screen read in a text: its digit runs, whether it holds an extension, and the
+    digit strings the regions are asked about (None: the screen cannot tell)."""
 
     runs: list[str]
-    plus: bool
     extension: bool
     digits: set[str] | None
 
@@ -73,12 +72,9 @@ class RegionScreen:
         more digits than its label takes, `#97154139761`, ends inside a group, and the
         matcher's next number starts there.)"""
         runs = _RUN.findall(text)
-        plus, extension = not PLUS.isdisjoint(text), _EXTENSION.search(text) is not None
-        return Reading(runs, plus, extension, None if plus or extension else _digit_strings(runs))
-
-    def digits_of(self, text: str) -> set[str] | None:
-        """`read(text).digits`."""
-        return self.read(text).digits
+        extension = _EXTENSION.search(text) is not None
+        unreadable = extension or not PLUS.isdisjoint(text)
+        return Reading(runs, extension, None if unreadable else _digit_strings(runs))
 
     def may_hold(self, region: str, digits: set[str] | None) -> bool:
         """Whether the region's plan may hold a number written in one of `digits` (None: it may)."""

@@ -93,7 +93,9 @@ class ContextWords:
         # `match` at one position answers (a search over the window, one try of every phrase
         # at every character, took 26 µs).
         backwards = [_backwards(p) for p in other_phrases]
-        self._ends_else = re.compile("|".join(backwards), re.IGNORECASE) if backwards else None
+        # A Latin word's end: a Chinese one's is the lexicon's to judge (`self._other`).
+        latin_backwards = [_backwards(p) for p in other_phrases if p.isascii()]
+        self._ends_else = re.compile("|".join(latin_backwards), re.IGNORECASE) if latin_backwards else None
         self._names_else = re.compile(f"{NAME_TO_VALUE}(?:{'|'.join(backwards)})", re.IGNORECASE) if backwards else None
         #: How far back from its end a phrase about something else may begin.
         self._reach = max(map(len, other_phrases), default=0) + PHRASE_SLACK

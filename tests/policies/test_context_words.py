@@ -36,7 +36,7 @@ def test_find_looks_inside_the_window_only() -> None:
 
 def test_an_empty_lexicon_finds_nothing() -> None:
     empty = ContextLexicon([" ", ""])
-    assert not empty
+    assert empty.words == ()
     assert empty.find("护照", 0, 2) is None
 
 

@@ -57,7 +57,7 @@ texts = (
 @given(texts)
 @settings(max_examples=400, deadline=None)
 def test_a_region_ruled_out_finds_no_number(text: str) -> None:
-    digits = SCREEN.digits_of(text)
+    digits = SCREEN.read(text).digits
     for region in REGIONS:
         if not SCREEN.may_hold(region, digits):
             found = [m.raw_string for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=1)]
@@ -67,7 +67,7 @@ def test_a_region_ruled_out_finds_no_number(text: str) -> None:
 @pytest.mark.parametrize("written", WRITTEN)
 def test_real_numbers_keep_their_region(written: str) -> None:
     text = f"tel {written} ok"
-    digits = SCREEN.digits_of(text)
+    digits = SCREEN.read(text).digits
     for region in REGIONS:
         if list(phonenumbers.PhoneNumberMatcher(text, region, leniency=1)):
             assert SCREEN.may_hold(region, digits), (region, text)
@@ -78,7 +78,7 @@ def test_real_numbers_keep_their_region(written: str) -> None:
     [("20241127", {"US", "GB", "FR", "CA"}), ("2024051213812345", {"US", "GB", "FR", "CA", "CN"})],
 )
 def test_order_numbers_rule_most_regions_out(candidate: str, ruled_out: set[str]) -> None:
-    digits = SCREEN.digits_of(f"no. {candidate}")
+    digits = SCREEN.read(f"no. {candidate}").digits
     assert {region for region in REGIONS if not SCREEN.may_hold(region, digits)} >= ruled_out
 
 
@@ -92,7 +92,7 @@ def test_order_numbers_rule_most_regions_out(candidate: str, ruled_out: set[str]
     ],
 )  # fmt: skip
 def test_what_the_screen_cannot_tell_goes_to_every_region(text: str) -> None:
-    assert SCREEN.digits_of(text) is None
+    assert SCREEN.read(text).digits is None
     assert all(SCREEN.may_hold(region, None) for region in REGIONS)
 
 
