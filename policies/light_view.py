@@ -12,6 +12,8 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
 
+import re2
+
 from policies.char_tails import TailCounter
 from policies.ignorable import DEFAULT_IGNORABLE
 
@@ -27,6 +29,30 @@ from policies.ignorable import DEFAULT_IGNORABLE
 # contains it, and it is in nearly every Chinese text, which would otherwise never be "clean"
 # and always pay for building the view.
 LIGHT_KEPT = frozenset("，！？；：（）…")
+
+# --- Chinese numerals written digit by digit -------------------------------------------------
+# `一三八一二三四五六七八`, `幺三八`, `壹贰叁`, `1三8-一二三四-5678`: a phone number, ID or card
+# number spelled in Chinese numerals (or half in them) to get past a filter. The view reads
+# such numerals as digits, one for one, inside a run of at least `NUMERAL_RUN_DIGITS` digits and
+# numerals (spaces or dashes between them allowed); shorter runs, and positional numbers
+# (`一千二百`, `十一月`), are left alone. Values are Unicode's (`unicodedata.numeric`), with `○`
+# (a circle often typed for `〇`) and `两`, which Unicode gives none.
+NUMERAL_DIGITS: dict[str, str] = {
+    c: str(int(unicodedata.numeric(c))) for c in "〇零一壹幺二贰貳兩三叁參四肆五伍六陆陸七柒八捌九玖"
+} | {"○": "0", "两": "2"}
+#: Fewer digits than the shortest number a recognizer reads as personal data.
+NUMERAL_RUN_DIGITS = 7
+_NUMERAL_CLASS = "".join(f"\\x{{{ord(c):x}}}" for c in NUMERAL_DIGITS)  # RE2 syntax
+#: Up to two spaces or dashes (any of the phone matcher's) between two digits of a run.
+_RUN_SEPARATORS = "[ \\-\u2010-\u2015\u2212]{0,2}"
+_NUMERAL, _DIGIT = f"[{_NUMERAL_CLASS}]", f"[0-9{_NUMERAL_CLASS}]"
+#: Two digits or numerals side by side, one of them a numeral: what every run the view reads as
+#: digits has, and prose seldom does (`一个`, `第一`, `一千` have no such pair).
+_NUMERAL_PAIR = f"{_NUMERAL}{_RUN_SEPARATORS}{_DIGIT}|[0-9]{_RUN_SEPARATORS}{_NUMERAL}"
+#: A run of digits and numerals, spaces or dashes between them, with such a pair in it. RE2, as
+#: it must not backtrack over a long run of digits with no numeral in it.
+_NUMERAL_RUN = re2.compile(f"(?:{_DIGIT}{_RUN_SEPARATORS})*(?:{_NUMERAL_PAIR})(?:{_RUN_SEPARATORS}{_DIGIT})*")
+_NUMERAL_TABLE = str.maketrans(NUMERAL_DIGITS)
 _SURROGATES = (0xD800, 0xDFFF)
 _ASTRAL = 0x10000
 # Code points with a compatibility mapping or category Cf all lie below this or in plane 14.
@@ -117,6 +143,13 @@ def kept_tail_start(text: str, count: int) -> int:
     return _get_light_tables().kept.start(text, count)
 
 
+def numeral_gate() -> str:
+    """An RE2 pattern that every text with a run of numerals the view reads as digits
+    matches (two digits or numerals side by side, one of them a numeral), plainly written:
+    full-width or zero-width characters around them already match `light_fold_class`."""
+    return _NUMERAL_PAIR
+
+
 def light_fold_class() -> str:
     """An RE2 character class of every character `light_view` changes, lone surrogates aside
     (RE2 cannot be given those): a detector with an RE2 pass anyway can add it to that pass
@@ -166,19 +199,33 @@ class LightView:
 
 
 def light_view(text: str) -> LightView:
-    """`text` with full-width forms and look-alike digits folded (NFKC) and format characters
-    deleted, but case, separators and Chinese kept; see `LightView` for the way back."""
+    """`text` with full-width forms and look-alike digits folded (NFKC), format characters
+    deleted and runs of Chinese numerals read as digits, but case, separators and other Chinese
+    kept; see `LightView` for the way back."""
     if text.isascii():
         return LightView(text, text)
     tables = _get_light_tables()
     parts = tables.finder.split(text)
     if len(parts) == 1:
-        return LightView(text, text)
+        return LightView(text, _numerals_as_digits(text))
     changed = parts[1::2]  # one character each
     reshaping = not tables.reshaping.isdisjoint(changed)
     parts[1::2] = [tables.changes.get(c, c) for c in changed]
-    view = "".join(parts)
+    view = _numerals_as_digits("".join(parts))  # one for one: the reshaped positions hold
     return LightView(text, view, _reshaped(parts) if reshaping else ())
+
+
+def _numerals_as_digits(text: str) -> str:
+    """`text` with each run of at least `NUMERAL_RUN_DIGITS` digits and numerals, one of them
+    a numeral, written in digits (`text` has no lone surrogate: the view replaced them)."""
+    parts, done = [], 0
+    for run in _NUMERAL_RUN.finditer(text):
+        start, end = run.span()
+        digits = run.group().translate(_NUMERAL_TABLE)
+        if sum(c.isdigit() for c in digits) >= NUMERAL_RUN_DIGITS:
+            parts += [text[done:start], digits]
+            done = end
+    return "".join([*parts, text[done:]]) if parts else text
 
 
 def light_fold(text: str) -> str:

@@ -8,10 +8,11 @@ works for Chinese, where there are no spaces to tokenize on. Any Presidio `Entit
 plugs in: give it a prefilter to make it cheap, or none to run it on every text.
 
 Recognizers read the *light view* of the text (`policies.normalize.light_view`): full-width
-digits and `＠`, math-bold digits and zero-width or bidi characters inside an identifier do not
-hide it, and every finding is mapped back to the original characters. Deciding whether a text
-needs a view at all costs nothing extra: the view's character class is one more pattern of
-the prefilter's `re2.Set`, so a clean text (the common case) gets one RE2 pass, as before.
+digits and `＠`, math-bold digits, zero-width or bidi characters inside an identifier, and a
+number spelled in Chinese numerals (`一三八一二三四五六七八`) do not hide it, and every finding is
+mapped back to the original characters. Deciding whether a text needs a view at all costs
+nothing extra: the view's character class and a pair of numerals are two more patterns of the
+prefilter's `re2.Set`, so a clean text (the common case) gets one RE2 pass, as before.
 
 Which recognizers run, and the prefilter, gate and search bounds of each, are in `pii_slots`.
 """
@@ -35,7 +36,7 @@ from policies.detectors.prefilters import looks_ahead
 from policies.detectors.recognizer_spans import SpanFinder, span_finder
 from policies.detectors.utf8_text import Utf8Text
 from policies.findings import Finding
-from policies.light_view import LightView, kept_tail_start, light_fold_class, light_view
+from policies.light_view import LightView, kept_tail_start, light_fold_class, light_view, numeral_gate
 from policies.normalize import either_script
 
 CONTEXT_BOOST = 0.35
@@ -160,9 +161,10 @@ class PiiDetector:
         ]
         self._always = [c for c in compiled if c.prefilter is None]
         self._filtered = [c for c in compiled if c.prefilter is not None]
-        # The one extra: any character the light view changes (see `_view`).
+        # The extras: any character the light view changes, and Chinese numerals it may read as
+        # digits (see `_view`).
         self._set = PrefilterSet([(c.slot.prefilter or "", c.slot.gate) for c in self._filtered],
-                                 extras=[light_fold_class()])
+                                 extras=[light_fold_class(), numeral_gate()])
         self.entities = tuple(s.entity for s in slots)
         self._max_chars = {s.entity: s.max_chars + FORMAT_CHARS_ALLOWANCE for s in slots}
         self.max_match_chars = max(self._max_chars.values(), default=1)

@@ -2,8 +2,8 @@
 
 Every entity the PII detector knows is written with ASCII letters and digits, a few
 punctuation marks, and spaces or dashes between digit groups, as the recognizers read them:
-after the light fold, so full-width, math-bold, circled or superscript digits and no-break
-spaces count too. A licence plate also starts with one province character. So the only tail of a text that a
+after the light fold, so full-width, math-bold, circled or superscript digits, no-break
+spaces and Chinese numerals (which the view reads as digits in a long enough run) count too. A licence plate also starts with one province character. So the only tail of a text that a
 later chunk can turn into (or extend) a match is the trailing run of such characters. Text
 before that run can be released; prose ending in Chinese characters holds back nothing.
 """
@@ -11,7 +11,7 @@ before that run can be released; prose ending in Chinese characters holds back n
 from __future__ import annotations
 
 from policies.detectors.phone import PUNCTUATION
-from policies.light_view import light_fold
+from policies.light_view import NUMERAL_DIGITS, light_fold
 
 _PUNCTUATION = frozenset("@._%+-:/?#=&~()[]'!$*,;·")
 #: What may stand between two digit groups: spaces, dashes, and every other separator the
@@ -22,8 +22,9 @@ _PLATE_PROVINCES = frozenset("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣�
 
 
 def _folded(ch: str) -> str:
-    """What the recognizers see for `ch`: its light fold (𝟏, ①, ¹ read as 1; U+00A0 as a space)."""
-    return ch if ch.isascii() else light_fold(ch)
+    """What the recognizers may see for `ch`: its light fold (𝟏, ①, ¹ read as 1; U+00A0 as a
+    space); a Chinese numeral as its digit, as it reads in a run that may still grow."""
+    return ch if ch.isascii() else NUMERAL_DIGITS.get(ch) or light_fold(ch)
 
 
 def _identifier_char(ch: str) -> bool:

@@ -370,6 +370,9 @@ TRICKS = {
     "pii-full-width-email": Trick("邮箱 ｌｉ.ｌｅｉ＠ｅｘａｍｐｌｅ.ｃｏｍ", "ｅｘａｍｐｌｅ|ｌｉ\\.ｌｅｉ"),
     "pii-zero-width-email": Trick("邮箱 li\u200b.lei@example.com", "li|lei|example"),
     "pii-full-width-resident-id": Trick("身份证 １１０１０５１９４９１２３１００２Ｘ", "１２３１"),
+    "pii-chinese-numeral-mobile": Trick("我的手机是一三八一二三四五六七八", "五六七八"),
+    "pii-half-numeral-mobile": Trick("手机 1三8-一二三四-5678", "5678|五六七八"),
+    "pii-financial-numeral-resident-id": Trick("身份证 壹壹零壹零伍壹玖肆玖壹贰叁壹零零贰X", "壹贰叁"),
 }
 #: Tricks that currently get through, by name, with why (strict xfail: a fix must remove them).
 SLIPPING: dict[str, str] = {}

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import pytest
 import re2
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policies.light_view import LIGHT_KEPT, kept_tail_start, light_fold, light_fold_class, light_view
+from policies.light_view import (
+    LIGHT_KEPT,
+    NUMERAL_DIGITS,
+    NUMERAL_RUN_DIGITS,
+    kept_tail_start,
+    light_fold,
+    light_fold_class,
+    light_view,
+    numeral_gate,
+)
 
 # (original, view, whether positions are unchanged)
 CASES: list[tuple[str, str, bool]] = [
@@ -28,6 +40,18 @@ CASES: list[tuple[str, str, bool]] = [
     ("x\ud800y", "x\ufffdy", True),  # lone surrogate
     ("繁體字 Ünïcödé", "繁體字 Ünïcödé", True),  # no Traditional -> Simplified, accents kept
     ("", "", True),
+    # Chinese numerals: digits in a run of seven or more digits and numerals, one for one
+    ("手机一三八一二三四五六七八。", "手机13812345678。", True),
+    ("幺三八 一二三四-五六七八", "138 1234-5678", True),
+    ("1三8一2三4", "1381234", True),
+    ("壹貳參肆伍陸柒捌玖〇○两", "123456789002", True),
+    ("一二三四五六", "一二三四五六", True),  # six: too short
+    ("一二三 四五六七", "123 4567", True),
+    ("一二三   四五六七", "一二三   四五六七", True),  # three spaces part the runs
+    ("一千二百三十四万五千六百", "一千二百三十四万五千六百", True),  # positional, not digit by digit
+    ("二〇二四年十一月", "二〇二四年十一月", True),
+    ("１三８一二三四", "1381234", True),  # the width fold first, then the run
+    ("一三八\u200b一二三四", "1381234", False),
 ]
 
 
@@ -93,3 +117,40 @@ def test_kept_tail_start_counts_what_the_view_keeps(text: str, count: int, start
     assert kept_tail_start(text, count) == start
     if start:
         assert len(light_fold(text[start:])) == count
+
+
+def test_numeral_values_are_unicode_ones() -> None:
+    for numeral, digit in NUMERAL_DIGITS.items():
+        if numeral not in "○两":  # the two Unicode gives no value
+            assert unicodedata.numeric(numeral) == int(digit)
+        assert digit in "0123456789" and len(digit) == 1
+
+
+NUMERAL_ALPHABET = st.sampled_from([*NUMERAL_DIGITS, *"0123456789", " ", "-", "十", "个", "a"])
+
+
+@given(st.lists(NUMERAL_ALPHABET, max_size=30))
+def test_numerals_become_digits_exactly_in_long_runs(chars: list[str]) -> None:
+    """Each maximal run of digits and numerals (up to two spaces or dashes between two of
+    them) is written in digits if it holds at least seven of them and a numeral next to
+    another one; everything else, and every position, stays."""
+    text = "".join(chars)
+    view = light_view(text)
+    assert len(view.text) == len(text) and view.identity
+    expected = list(text)
+    for run in re.finditer(r"[0-9%s](?:[ -]{0,2}[0-9%s])*" % ((re.escape("".join(NUMERAL_DIGITS)),) * 2), text):
+        body = [c for c in run.group() if c not in " -"]
+        paired = re.search(r"[%s][ -]{0,2}[0-9%s]|[0-9][ -]{0,2}[%s]" % ((re.escape("".join(NUMERAL_DIGITS)),) * 3),
+                           run.group())
+        if len(body) >= NUMERAL_RUN_DIGITS and paired:
+            for i in range(run.start(), run.end()):
+                expected[i] = NUMERAL_DIGITS.get(text[i], text[i])
+    assert view.text == "".join(expected)
+
+
+def test_the_numeral_gate_fires_on_every_text_with_a_run() -> None:
+    gate = re2.compile(numeral_gate())
+    for text in ["一三八一二三四五六七八", "1三8", "1 -一", "壹贰", "1-1一"]:
+        assert gate.search(text), text
+    for text in ["一个人", "第一名", "1234567", "一千二百", "十一月", "1 - 一"]:
+        assert not gate.search(text), text

@@ -68,6 +68,18 @@ EVASIONS: list[tuple[str, str, str, str]] = [
     ("CREDIT_CARD", "visa ", "4111\u200b1111\u200b1111\u200b1111", ""),
     ("CREDIT_CARD", "visa ", "4111\u30001111\u30001111\u30001111", "."),
     ("CREDIT_CARD", "visa ", "\U0001d7d2\U0001d7cf\U0001d7cf\U0001d7cf 1111 1111 1111", ""),
+    # Numbers spelled in Chinese numerals, digit by digit (or half in them)
+    ("CN_MOBILE", "我的手机是", "一三八一二三四五六七八", "，请联系"),
+    ("CN_MOBILE", "手机：", "幺三八 一二三四 五六七八", ""),  # 幺 as spoken for 1
+    ("CN_MOBILE", "手机 ", "1三8-一二三四-5678", " ok"),
+    ("PHONE_NUMBER", "call me ", "一三八—一二三四—五六七八", ""),  # em dashes, as `138—1234—5678` reads
+    ("CN_MOBILE", "手机", "一三八\u200b一二三四\u200b五六七八", ""),  # with zero-width spaces
+    ("CN_MOBILE", "手机", "１三８一二三四五六七八", ""),  # with full-width digits
+    ("CN_RESIDENT_ID", "身份证号 ", "一一〇一〇五一九四九一二三一〇〇二X", "。"),
+    ("CN_RESIDENT_ID", "身份證 ", "壹壹零壹零伍壹玖肆玖壹貳參壹零零貳X", ""),  # financial, Traditional
+    ("CN_BANK_CARD", "银行卡号 ", "陆贰贰贰 零贰壹贰 叁肆伍陆 柒捌玖零", ""),
+    ("CN_LANDLINE", "電話：", "零七五五 八九八六 八零四九", ""),
+    ("PHONE_NUMBER", "My phone is ", "四一五 五五五 二六七一", "."),
 ]
 
 
@@ -100,6 +112,20 @@ def test_evasions_split_anywhere_in_a_stream_equal_the_whole_text(
         scanner = StreamScanner(default_policy, Direction.COMPLETION)
         released = scanner.feed(text[:cut]).text + scanner.feed(text[cut:]).text + scanner.flush().text
         assert released == whole, cut
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "一二三四五六七八九十，数到十。",  # counting: 123456789 is no identifier
+        "二〇二四年十一月二十七日，一千二百三十四万元",  # dates and positional numbers stay as written
+        "一两天，三五个人，七八百块",
+        "编号一二三四五六七八九，订单号 二〇二四一一二七〇〇一",  # named as other numbers
+        "身份证号 一一〇一〇五一九四九一二三一〇〇二一",  # wrong check digit
+    ],
+)
+def test_chinese_numerals_that_spell_no_identifier_are_left_alone(default_policy: Policy, text: str) -> None:
+    assert default_policy.evaluate(text, Direction.PROMPT).hits == ()
 
 
 def test_lone_surrogates_are_read_as_replacement_characters() -> None:

@@ -105,6 +105,12 @@ UNICODE_IDENTIFIERS = [
     "call me at 𝟏𝟑𝟖𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖 ok",  # math-bold digits
     "手机 ①③⑧①②③④⑤⑥⑦⑧ ok",  # circled digits
     "手机 ¹³⁸¹²³⁴⁵⁶⁷⁸ ok",  # superscripts
+    # Chinese numerals, which the view reads as digits only once a run is seven long: a run
+    # still shorter at the end of a chunk must be held too.
+    "我的手机是一三八一二三四五六七八，请联系",
+    "手机 幺三八 一二三四 五六七八 ok",
+    "手机 1三8-一二三四-5678 ok",
+    "身份证 壹壹零壹零伍壹玖肆玖壹贰叁壹零零贰X，谢谢",
 ]
 
 
