@@ -176,6 +176,13 @@ class ResidentIdRecognizer(ChineseIdRecognizer):
             rf"{_LEFT}[1-9][0-9]{{3}}(?:[ -][0-9]{{4}}){{3}}[ -][0-9][0-9X]{_RIGHT}",
             0.5,
         ),
+        # The region code whole or halved, then fours, as a phone number is written:
+        # 110105 1949 1231 002X, 110 105 1949 1231 002X.
+        (
+            "cn_resident_id_phone_grouped",
+            rf"{_LEFT}[1-9][0-9]{{2}}[ -]?[0-9]{{3}}(?:[ -][0-9]{{4}}){{2}}[ -][0-9]{{3}}[0-9X]{_RIGHT}",
+            0.5,
+        ),
         ("cn_resident_id_legacy", rf"{_LEFT}[1-9][0-9]{{5}}{_DATE6}[0-9]{{3}}{_RIGHT}", 0.5),
     )
     CONTEXT = (
@@ -404,7 +411,7 @@ PREFILTERS: dict[str, str] = {
 
 # Longest span of original text one finding can cover (for the streaming hold-back).
 MAX_MATCH_CHARS: dict[str, int] = {
-    "CN_RESIDENT_ID": 22,  # 1101 0519 4912 3100 2X
+    "CN_RESIDENT_ID": 22,  # 1101 0519 4912 3100 2X, 110 105 1949 1231 002X
     "CN_MOBILE": 19,  # (+86) 138-0013-8000
     "CN_LANDLINE": 21,  # 0086-(0755)-8765-4321
     "CN_BANK_CARD": 23,  # 6222 0212 3456 7890 123

@@ -129,6 +129,10 @@ POSITIVES: list[tuple[str, str, tuple[str, ...], float]] = [
     ("CN_MOBILE", "手机 138 1234 5678", ("138 1234 5678",), 1.0),
     ("CN_MOBILE", "Room 101 13812345678", ("13812345678",), 0.6),
     ("CN_RESIDENT_ID", "身份证 110105-19491231-002X", ("110105-19491231-002X",), 1.0),
+    # Grouped as a phone number is: the region code whole or halved, then fours.
+    ("CN_RESIDENT_ID", "身份证号 110105 1949 1231 002X，谢谢", ("110105 1949 1231 002X",), 1.0),
+    ("CN_RESIDENT_ID", "My ID card is 110 105 1949 1231 002X.", ("110 105 1949 1231 002X",), 1.0),
+    ("CN_RESIDENT_ID", "证件号 110-105-1949-1231-002X", ("110-105-1949-1231-002X",), 1.0),
     ("CN_PASSPORT", "护照号码E12345678，有效期十年", ("E12345678",), 0.65),
     ("CN_PASSPORT", "passport: EA1234567", ("EA1234567",), 0.65),
     ("CN_PASSPORT", "我的护照是G87654321", ("G87654321",), 0.65),
@@ -170,6 +174,8 @@ NEGATIVES: list[tuple[str, str]] = [
     ("CN_RESIDENT_ID", "身份证号11010519491231002X9"),
     ("CN_RESIDENT_ID", "旧身份证130503670231001"),  # 31 February
     ("CN_RESIDENT_ID", "身份证 110105 19491231 002Y"),
+    ("CN_RESIDENT_ID", "身份证 110105 1949 1231 0021"),  # phone-grouped, wrong check digit
+    ("CN_RESIDENT_ID", "ID 110 105 1949 0231 0021"),  # phone-grouped, 31 February
     ("CN_MOBILE", "手机12800138000"),  # no 12x range
     ("CN_MOBILE", "手机14000138000"),
     ("CN_MOBILE", "手机138001380001"),
