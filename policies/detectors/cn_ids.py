@@ -1,11 +1,8 @@
 """Presidio recognizers for Chinese (mainland, Hong Kong) personal identifiers.
 
-Each recognizer is a `PatternRecognizer`: a regex finds candidates, `validate_result` /
-`invalidate_result` check them (check digits, birth dates, region codes), and `analyze` then
-adds a score boost for context words found within `CONTEXT_BEFORE` characters before the match
-or `CONTEXT_AFTER` after it.
-The boost is computed here, on characters, because Presidio's own enhancer works on NLP
-tokens, and an English tokenizer sees `我的身份证号是…` as one token.
+Each recognizer is a `ChineseIdRecognizer` (`cn_recognizer.py`): a regex finds candidates,
+`validate_result` / `invalidate_result` check them (check digits, birth dates, region codes),
+and context words near a match (身份证, 手机 …, counted on characters) raise its score.
 
 Regexes never use `\\b`: between a CJK character and a digit there is no word boundary (both
 are `\\w`). They use `(?<![0-9A-Za-z])` / `(?![0-9A-Za-z])` instead, so nothing is found
@@ -18,9 +15,9 @@ recognizers only on windows around its hits.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer import PatternRecognizer
 
 from policies.detectors.cn_checksums import (
     compact,
@@ -30,19 +27,12 @@ from policies.detectors.cn_checksums import (
     is_valid_uscc,
     luhn_ok,
 )
-from policies.detectors.context_words import ContextLexicon
+from policies.detectors.cn_recognizer import CONTEXT_AFTER, CONTEXT_BEFORE, ChineseIdRecognizer
+
+__all__ = ["CONTEXT_AFTER", "CONTEXT_BEFORE", "ENTITIES", "MAX_MATCH_CHARS", "PREFILTERS", "RECOGNIZER_CLASSES",
+           "chinese_recognizers"]
 from policies.detectors.prefilters import union_prefilter
 from policies.normalize import with_traditional_forms
-
-if TYPE_CHECKING:
-    from presidio_analyzer.nlp_engine import NlpArtifacts
-
-# Characters searched for context words before and after a match. English puts more words
-# between them ("my passport number is E12345678") than Chinese does ("护照号E12345678").
-CONTEXT_BEFORE = 32
-CONTEXT_AFTER = 16
-# Added to the score of a match with a context word nearby (capped at 1.0).
-CONTEXT_BOOST = 0.4
 
 # Full-width parentheses, as a Chinese input method types them around an area code.
 _FW_OPEN = "\N{FULLWIDTH LEFT PARENTHESIS}"
@@ -77,82 +67,6 @@ _PLATE_SERIAL = (
     rf"(?:[DF][{_PLATE_LETTER}0-9][0-9]{{4}}|[0-9]{{5}}[DF]"
     rf"|[{_PLATE_LETTER}0-9]{{4}}[{_PLATE_LETTER}0-9{with_traditional_forms('挂学警港澳')}])"
 )
-
-PatternSpec = tuple[str, str, float]
-_BOOSTED_KEY = RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY
-
-
-class ChineseIdRecognizer(PatternRecognizer):
-    """Shared behaviour: patterns from class attributes, score tuning, character context.
-
-    Subclasses set `ENTITY`, `PATTERNS` (name, regex, base score) and `CONTEXT`, and override
-    `validate_result` / `invalidate_result` (called by Presidio once per match) and, when a
-    yes/no check is not enough, `adjusted_score`.
-    """
-
-    ENTITY: ClassVar[str]
-    PATTERNS: ClassVar[tuple[PatternSpec, ...]]
-    CONTEXT: ClassVar[tuple[str, ...]]
-
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=[Pattern(name, regex, score) for name, regex, score in self.PATTERNS],
-            context=list(self.CONTEXT),
-            supported_language="en",
-        )
-        # Presidio compiles patterns on first use; do it at load time, not on a request.
-        super().analyze("", [self.ENTITY])
-        self._context = ContextLexicon(self.CONTEXT)
-
-    def adjusted_score(self, matched: str, score: float) -> float:
-        """The score after Presidio's validation; a hook for graded checks (bank cards)."""
-        return score
-
-    def context_word(self, text: str, start: int, end: int) -> str | None:
-        """A context word within `CONTEXT_BEFORE` characters before `text[start:end]` or
-        `CONTEXT_AFTER` after it, if any (as listed; it may be written in Traditional)."""
-        before = self._context.find(text, max(0, start - CONTEXT_BEFORE), start)
-        return before if before is not None else self._context.find(text, end, end + CONTEXT_AFTER)
-
-    def rescore(self, text: str, start: int, end: int, score: float) -> float:
-        """The score after Presidio's validation: `adjusted_score`, then the context boost."""
-        score = self.adjusted_score(text[start:end], score)
-        if score > 0 and self.context_word(text, start, end) is not None:
-            score = min(EntityRecognizer.MAX_SCORE, score + CONTEXT_BOOST)
-        return score
-
-    def analyze(
-        self,
-        text: str,
-        entities: list[str],
-        nlp_artifacts: NlpArtifacts | None = None,
-        regex_flags: int | None = None,
-    ) -> list[RecognizerResult]:
-        """Presidio's pattern matching and validation, then `rescore` on each result.
-
-        Boosted results carry `is_score_enhanced_by_context` so Presidio's own enhancer does
-        not boost them a second time inside an `AnalyzerEngine`; callers with a context step
-        of their own should skip these recognizers (or results carrying that flag).
-        """
-        kept: list[RecognizerResult] = []
-        for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
-            score = self.rescore(text, result.start, result.end, result.score)
-            word = self.context_word(text, result.start, result.end) if score > 0 else None
-            if word is not None:
-                result.recognition_metadata[_BOOSTED_KEY] = True
-                if result.analysis_explanation is not None:
-                    result.analysis_explanation.set_supportive_context_word(word)
-                    result.analysis_explanation.set_improved_score(score)
-            result.score = score
-            if score > 0:
-                kept.append(result)
-        results: list[RecognizerResult] = EntityRecognizer.remove_duplicates(kept)
-        return results
-
-    #: `analyze` adds nothing but `rescore`: `recognizer_spans` may run the patterns itself.
-    analyze.rescores_only = True  # type: ignore[attr-defined]
-
 
 def _same_digits(text: str) -> bool:
     """`00000000` and the like: placeholders, not identifiers."""

@@ -3,9 +3,10 @@
 Every entity the PII detector knows is written with ASCII letters and digits, a few
 punctuation marks, and spaces or dashes between digit groups, as the recognizers read them:
 after the light fold, so full-width, math-bold, circled or superscript digits, no-break
-spaces and Chinese numerals (which the view reads as digits in a long enough run) count too. A licence plate also starts with one province character. So the only tail of a text that a
+spaces and Chinese numerals (which the view reads as digits in a long enough run) count too.
+A licence plate also starts with one province character. So the only tail of a text that a
 later chunk can turn into (or extend) a match is the trailing run of such characters. Text
-before that run can be released; prose ending in Chinese characters holds back nothing.
+before that run can be released; prose ending in other Chinese characters holds back nothing.
 """
 
 from __future__ import annotations

@@ -1,0 +1,101 @@
+"""The base of the Chinese identifier recognizers: patterns from class attributes, validation
+hooks, and context words scored on characters.
+
+Presidio's own context enhancer works on NLP tokens, and an English tokenizer sees
+`我的身份证号是…` as one token; here a context word counts when it is found within
+`CONTEXT_BEFORE` characters before a match or `CONTEXT_AFTER` after it, in Simplified or
+Traditional characters (`ContextLexicon`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+
+from policies.detectors.context_words import ContextLexicon
+
+if TYPE_CHECKING:
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+# Characters searched for context words before and after a match. English puts more words
+# between them ("my passport number is E12345678") than Chinese does ("护照号E12345678").
+CONTEXT_BEFORE = 32
+CONTEXT_AFTER = 16
+# Added to the score of a match with a context word nearby (capped at 1.0).
+CONTEXT_BOOST = 0.4
+
+PatternSpec = tuple[str, str, float]
+_BOOSTED_KEY = RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY
+
+
+class ChineseIdRecognizer(PatternRecognizer):
+    """Shared behaviour: patterns from class attributes, score tuning, character context.
+
+    Subclasses set `ENTITY`, `PATTERNS` (name, regex, base score) and `CONTEXT`, and override
+    `validate_result` / `invalidate_result` (called by Presidio once per match) and, when a
+    yes/no check is not enough, `adjusted_score`.
+    """
+
+    ENTITY: ClassVar[str]
+    PATTERNS: ClassVar[tuple[PatternSpec, ...]]
+    CONTEXT: ClassVar[tuple[str, ...]]
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity=self.ENTITY,
+            patterns=[Pattern(name, regex, score) for name, regex, score in self.PATTERNS],
+            context=list(self.CONTEXT),
+            supported_language="en",
+        )
+        # Presidio compiles patterns on first use; do it at load time, not on a request.
+        super().analyze("", [self.ENTITY])
+        self._context = ContextLexicon(self.CONTEXT)
+
+    def adjusted_score(self, matched: str, score: float) -> float:
+        """The score after Presidio's validation; a hook for graded checks (bank cards)."""
+        return score
+
+    def context_word(self, text: str, start: int, end: int) -> str | None:
+        """A context word within `CONTEXT_BEFORE` characters before `text[start:end]` or
+        `CONTEXT_AFTER` after it, if any (as listed; it may be written in Traditional)."""
+        before = self._context.find(text, max(0, start - CONTEXT_BEFORE), start)
+        return before if before is not None else self._context.find(text, end, end + CONTEXT_AFTER)
+
+    def rescore(self, text: str, start: int, end: int, score: float) -> float:
+        """The score after Presidio's validation: `adjusted_score`, then the context boost."""
+        score = self.adjusted_score(text[start:end], score)
+        if score > 0 and self.context_word(text, start, end) is not None:
+            score = min(EntityRecognizer.MAX_SCORE, score + CONTEXT_BOOST)
+        return score
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        """Presidio's pattern matching and validation, then `rescore` on each result.
+
+        Boosted results carry `is_score_enhanced_by_context` so Presidio's own enhancer does
+        not boost them a second time inside an `AnalyzerEngine`; callers with a context step
+        of their own should skip these recognizers (or results carrying that flag).
+        """
+        kept: list[RecognizerResult] = []
+        for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
+            score = self.rescore(text, result.start, result.end, result.score)
+            word = self.context_word(text, result.start, result.end) if score > 0 else None
+            if word is not None:
+                result.recognition_metadata[_BOOSTED_KEY] = True
+                if result.analysis_explanation is not None:
+                    result.analysis_explanation.set_supportive_context_word(word)
+                    result.analysis_explanation.set_improved_score(score)
+            result.score = score
+            if score > 0:
+                kept.append(result)
+        results: list[RecognizerResult] = EntityRecognizer.remove_duplicates(kept)
+        return results
+
+    #: `analyze` adds nothing but `rescore`: `recognizer_spans` may run the patterns itself.
+    analyze.rescores_only = True  # type: ignore[attr-defined]
