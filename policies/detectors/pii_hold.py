@@ -14,7 +14,7 @@ from __future__ import annotations
 from policies.detectors.phone import PUNCTUATION
 from policies.light_view import NUMERAL_DIGITS, light_fold
 
-_PUNCTUATION = frozenset("@._%+-:/?#=&~()[]'!$*,;·")
+_PUNCTUATION = frozenset("@._%+-:/?#=&~()[]'!$*,;·（）")  # full-width brackets: `（+86）`, `（0755）`
 #: What may stand between two digit groups: spaces, dashes, and every other separator the
 #: phone matcher reads between digits (en dashes, thin spaces, full-width hyphens ...).
 _GROUP_SEPARATORS = frozenset(" -\u3000\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f"

@@ -127,6 +127,8 @@ POSITIVES: list[tuple[str, str, tuple[str, ...], float]] = [
     ("CN_LANDLINE", "电话 0755 8765 4321 / 0755 8765 1234", ("0755 8765 4321", "0755 8765 1234"), 0.9),
     ("CN_LANDLINE", "邮编 518000 0755-87654321", ("0755-87654321",), 0.5),  # spaced: only if it is spaced too
     ("CN_MOBILE", "手机 138 1234 5678", ("138 1234 5678",), 1.0),
+    ("CN_MOBILE", "手机（+86）138 1234 5678", ("（+86）138 1234 5678",), 1.0),  # full-width brackets, as typed
+    ("CN_MOBILE", "Mobile: (86) 13812345678", ("(86) 13812345678",), 1.0),
     ("CN_MOBILE", "Room 101 13812345678", ("13812345678",), 0.6),
     ("CN_RESIDENT_ID", "身份证 110105-19491231-002X", ("110105-19491231-002X",), 1.0),
     # Grouped as a phone number is: the region code whole or halved, then fours.
