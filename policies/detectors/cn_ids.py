@@ -261,7 +261,7 @@ class HkIdRecognizer(ChineseIdRecognizer):
         (
             "hk_id",
             rf"{_LEFT}(?-i:[A-Z]{{1,2}}[0-9]{{6}}"
-            rf"(?:\([0-9A]\)|{_FW_OPEN}[0-9A]{_FW_CLOSE}|[0-9A])){_RIGHT}",
+            rf"(?: ?\([0-9A]\)|{_FW_OPEN}[0-9A]{_FW_CLOSE}|[0-9A])){_RIGHT}",  # `A123456 (3)` too
             0.4,
         ),
     )
@@ -332,6 +332,6 @@ MAX_MATCH_CHARS: dict[str, int] = {
     "CN_USCC": 18,
     "CN_PASSPORT": 9,
     "CN_HKMO_PERMIT": 11,  # H1234567801
-    "HK_ID": 11,  # AB123456(9)
+    "HK_ID": 12,  # AB123456 (9)
     "CN_LICENSE_PLATE": 9,  # 粤B·D12345
 }

@@ -152,6 +152,7 @@ POSITIVES: list[tuple[str, str, tuple[str, ...], float]] = [
     ("HK_ID", "my id card is E364912(5).", ("E364912(5)",), 1.0),
     ("HK_ID", f"号码{hk_id('G', '123456')}", (hk_id("G", "123456"),), 1.0),
     ("HK_ID", "身份证D288754（2）", ("D288754（2）",), 1.0),
+    ("HK_ID", "HKID A123456 (3) please", ("A123456 (3)",), 1.0),  # a space before the check digit
     ("HK_ID", "香港身份证D2887542", ("D2887542",), 0.8),
     ("CN_LICENSE_PLATE", "车牌号京A12345，白色", ("京A12345",), 0.9),
     ("CN_LICENSE_PLATE", "新能源车粤B·D12345停在门口", ("粤B·D12345",), 0.5),
@@ -237,6 +238,8 @@ NEGATIVES: list[tuple[str, str]] = [
     ("HK_ID", "香港身份证A123456(4)"),
     ("HK_ID", "ABC123456(7)"),
     ("HK_ID", "A12345(3)"),
+    ("HK_ID", "香港身份证A123456 (4)"),  # spaced, wrong check digit
+    ("HK_ID", "香港身份证A123456  (3)"),  # two spaces: not one identifier
     ("HK_ID", "a123456(3)"),
     ("HK_ID", "D2887542"),  # bare and no context: 0.4
     ("CN_LICENSE_PLATE", "新ABCDE"),
@@ -420,7 +423,7 @@ def test_prefilter_hits_inside_each_finding(entity: str, text: str, values: tupl
         ("CN_USCC", "91350100M000100Y43"),
         ("CN_PASSPORT", "护照E12345678"),
         ("CN_HKMO_PERMIT", "回乡证H1234567801"),
-        ("HK_ID", "AB987654(3)"),
+        ("HK_ID", "AB987654 (3)"),
         ("CN_LICENSE_PLATE", "车牌粤B·D12345"),
     ],
 )
