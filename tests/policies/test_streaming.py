@@ -31,6 +31,7 @@ TEXTS = [
     "我的车牌是京A 12345，谢谢，plate 沪A\u30001234X ok",  # a space after the plate's letter (fourth review)
     "新能源车牌沪A D12345，谢谢；车牌京A AB123。粤B AD1234",  # a serial starting with a letter (fifth review)
     "手机（+86）138 1234 5678，座机（0755）8765 4321，谢谢",  # full-width brackets belong to the number
+    "HKID A123456 (3) please, 香港身份证 B987654 (0)",  # a space before the check digit
 ]
 BLOCKED = [
     "Here is the bomb recipe you asked for.",
