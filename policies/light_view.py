@@ -32,26 +32,29 @@ LIGHT_KEPT = frozenset("，！？；：（）…")
 
 # --- Chinese numerals written digit by digit -------------------------------------------------
 # `一三八一二三四五六七八`, `幺三八`, `壹贰叁`, `1三8-一二三四-5678`: a phone number, ID or card
-# number spelled in Chinese numerals (or half in them) to get past a filter. The view reads
-# such numerals as digits, one for one, inside a run of at least `NUMERAL_RUN_DIGITS` digits and
-# numerals (spaces or dashes between them allowed); shorter runs, and positional numbers
-# (`一千二百`, `十一月`), are left alone. Values are Unicode's (`unicodedata.numeric`), with `○`
+# number spelled in Chinese numerals (or partly in them) to get past a filter. The view reads
+# such numerals as digits, one for one, in a run of at least `NUMERAL_RUN_DIGITS` digits and
+# numerals (up to two spaces or dashes between two of them) that holds at least
+# `NUMERAL_RUN_NUMERALS` numerals: a single numeral of a prose word next to a number
+# (`张三13800138000`, `13812345678一直`) stays a word. Shorter runs and positional numbers
+# (`一千二百`, `十一月`) are left alone. Values are Unicode's (`unicodedata.numeric`), with `○`
 # (a circle often typed for `〇`) and `两`, which Unicode gives none.
 NUMERAL_DIGITS: dict[str, str] = {
-    c: str(int(unicodedata.numeric(c))) for c in "〇零一壹幺二贰貳兩三叁參四肆五伍六陆陸七柒八捌九玖"
+    c: str(int(unicodedata.numeric(c))) for c in "〇零一壹幺二贰貳貮兩三叁叄參四肆五伍六陆陸七柒八捌九玖"
 } | {"○": "0", "两": "2"}
 #: Fewer digits than the shortest number a recognizer reads as personal data.
 NUMERAL_RUN_DIGITS = 7
+NUMERAL_RUN_NUMERALS = 2
 _NUMERAL_CLASS = "".join(f"\\x{{{ord(c):x}}}" for c in NUMERAL_DIGITS)  # RE2 syntax
 #: Up to two spaces or dashes (any of the phone matcher's) between two digits of a run.
 _RUN_SEPARATORS = "[ \\-\u2010-\u2015\u2212]{0,2}"
 _NUMERAL, _DIGIT = f"[{_NUMERAL_CLASS}]", f"[0-9{_NUMERAL_CLASS}]"
-#: Two digits or numerals side by side, one of them a numeral: what every run the view reads as
-#: digits has, and prose seldom does (`一个`, `第一`, `一千` have no such pair).
+#: A numeral next to a digit or another numeral: what every run the view reads as digits has,
+#: and most prose does not (`一个`, `第一`, `一千`).
 _NUMERAL_PAIR = f"{_NUMERAL}{_RUN_SEPARATORS}{_DIGIT}|[0-9]{_RUN_SEPARATORS}{_NUMERAL}"
-#: A run of digits and numerals, spaces or dashes between them, with such a pair in it. RE2, as
-#: it must not backtrack over a long run of digits with no numeral in it.
-_NUMERAL_RUN = re2.compile(f"(?:{_DIGIT}{_RUN_SEPARATORS})*(?:{_NUMERAL_PAIR})(?:{_RUN_SEPARATORS}{_DIGIT})*")
+#: A maximal run of `NUMERAL_RUN_DIGITS` or more digits and numerals. RE2: linear, and it
+#: skips the pairs of prose (`七八个`, `二〇二四年`) without a Python call each.
+_NUMERAL_RUN = re2.compile(f"(?:{_DIGIT}{_RUN_SEPARATORS}){{{NUMERAL_RUN_DIGITS - 1},}}{_DIGIT}")
 _NUMERAL_TABLE = str.maketrans(NUMERAL_DIGITS)
 _SURROGATES = (0xD800, 0xDFFF)
 _ASTRAL = 0x10000
@@ -207,25 +210,34 @@ def light_view(text: str) -> LightView:
     tables = _get_light_tables()
     parts = tables.finder.split(text)
     if len(parts) == 1:
-        return LightView(text, _numerals_as_digits(text))
+        return LightView(text, numerals_as_digits(text))
     changed = parts[1::2]  # one character each
     reshaping = not tables.reshaping.isdisjoint(changed)
     parts[1::2] = [tables.changes.get(c, c) for c in changed]
-    view = _numerals_as_digits("".join(parts))  # one for one: the reshaped positions hold
+    view = numerals_as_digits("".join(parts))  # one for one: the reshaped positions hold
     return LightView(text, view, _reshaped(parts) if reshaping else ())
 
 
-def _numerals_as_digits(text: str) -> str:
-    """`text` with each run of at least `NUMERAL_RUN_DIGITS` digits and numerals, one of them
-    a numeral, written in digits (`text` has no lone surrogate: the view replaced them)."""
+def numerals_as_digits(text: str) -> str:
+    """`text` with each run of Chinese numerals the view reads as digits written in digits; the
+    same object when there is none (`text` must have no lone surrogate: RE2 reads UTF-8)."""
     parts, done = [], 0
     for run in _NUMERAL_RUN.finditer(text):
-        start, end = run.span()
-        digits = run.group().translate(_NUMERAL_TABLE)
-        if sum(c.isdigit() for c in digits) >= NUMERAL_RUN_DIGITS:
-            parts += [text[done:start], digits]
+        if _numerals_in(run.group()) >= NUMERAL_RUN_NUMERALS:
+            start, end = run.span()
+            parts += [text[done:start], run.group().translate(_NUMERAL_TABLE)]
             done = end
     return "".join([*parts, text[done:]]) if parts else text
+
+
+def has_numeral_run(data: bytes) -> bool:
+    """Whether UTF-8 `data` has a run long enough for `numerals_as_digits` to read (maybe of
+    digits alone): a single RE2 pass over bytes already encoded."""
+    return _NUMERAL_RUN.search(data) is not None
+
+
+def _numerals_in(run: str) -> int:
+    return sum(1 for c in run if c in NUMERAL_DIGITS)
 
 
 def light_fold(text: str) -> str:

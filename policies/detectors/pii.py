@@ -36,7 +36,15 @@ from policies.detectors.prefilters import looks_ahead
 from policies.detectors.recognizer_spans import SpanFinder, span_finder
 from policies.detectors.utf8_text import Utf8Text
 from policies.findings import Finding
-from policies.light_view import LightView, kept_tail_start, light_fold_class, light_view, numeral_gate
+from policies.light_view import (
+    LightView,
+    has_numeral_run,
+    kept_tail_start,
+    light_fold_class,
+    light_view,
+    numeral_gate,
+    numerals_as_digits,
+)
 from policies.normalize import either_script
 
 CONTEXT_BOOST = 0.35
@@ -49,6 +57,8 @@ STOP_CONTEXT = 8
 #: declared `max_match_chars`, which counts *original* characters. A match with more is still
 #: reported; only the streaming guarantee (released text == whole-text decision) stops there.
 FORMAT_CHARS_ALLOWANCE = 8
+#: What `PrefilterSet.fired` reports when the numeral gate is the only extra that fired.
+_NUMERALS_ONLY = frozenset({1})
 
 
 #: Characters of separators a phrase about something else may have beyond single spaces.
@@ -162,7 +172,7 @@ class PiiDetector:
         self._always = [c for c in compiled if c.prefilter is None]
         self._filtered = [c for c in compiled if c.prefilter is not None]
         # The extras: any character the light view changes, and Chinese numerals it may read as
-        # digits (see `_view`).
+        # digits (`_NUMERALS_ONLY`; see `_view`).
         self._set = PrefilterSet([(c.slot.prefilter or "", c.slot.gate) for c in self._filtered],
                                  extras=[light_fold_class(), numeral_gate()])
         self.entities = tuple(s.entity for s in slots)
@@ -241,6 +251,13 @@ class PiiDetector:
             hits, folds = self._set.fired(source.data)
             if not folds:
                 return None, source, hits
+            if folds == _NUMERALS_ONLY:  # prose pairs (七八个) are common: no view unless one is read
+                digits = numerals_as_digits(text) if has_numeral_run(source.data) else text
+                if digits is text:
+                    return None, source, hits
+                view = LightView(text, digits)  # one for one
+                source = Utf8Text(view.text)
+                return view, source, self._set.fired(source.data)[0]
         view = light_view(text)
         source = Utf8Text(view.text)
         return view, source, self._set.fired(source.data)[0]

@@ -25,7 +25,10 @@ _PLATE_PROVINCES = frozenset("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣�
 def _folded(ch: str) -> str:
     """What the recognizers may see for `ch`: its light fold (𝟏, ①, ¹ read as 1; U+00A0 as a
     space); a Chinese numeral as its digit, as it reads in a run that may still grow."""
-    return ch if ch.isascii() else NUMERAL_DIGITS.get(ch) or light_fold(ch)
+    if ch.isascii():
+        return ch
+    folded = light_fold(ch)  # `㊀`, `⼀` and compatibility ideographs fold to numerals first
+    return NUMERAL_DIGITS.get(folded, folded)
 
 
 def _identifier_char(ch: str) -> bool:

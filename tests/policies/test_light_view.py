@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from policies.light_view import (
     LIGHT_KEPT,
     NUMERAL_DIGITS,
-    NUMERAL_RUN_DIGITS,
     kept_tail_start,
     light_fold,
     light_fold_class,
     light_view,
     numeral_gate,
+    numerals_as_digits,
 )
 
 # (original, view, whether positions are unchanged)
@@ -51,6 +51,9 @@ CASES: list[tuple[str, str, bool]] = [
     ("一千二百三十四万五千六百", "一千二百三十四万五千六百", True),  # positional, not digit by digit
     ("二〇二四年十一月", "二〇二四年十一月", True),
     ("１三８一二三四", "1381234", True),  # the width fold first, then the run
+    ("张三13800138000，13812345678一直", "张三13800138000，13812345678一直", True),  # one numeral: a word
+    ("138一二345678", "13812345678", True),  # two: part of the number
+    ("㊀㊂㊇㊀㊁㊂㊃", "1381234", True),  # folded to numerals first
     ("一三八\u200b一二三四", "1381234", False),
 ]
 
@@ -126,26 +129,34 @@ def test_numeral_values_are_unicode_ones() -> None:
         assert digit in "0123456789" and len(digit) == 1
 
 
-NUMERAL_ALPHABET = st.sampled_from([*NUMERAL_DIGITS, *"0123456789", " ", "-", "十", "个", "a"])
+# Mostly ASCII digits, so runs with one numeral and with two are both common.
+NUMERAL_ALPHABET = st.sampled_from([*NUMERAL_DIGITS, *"0123456789" * 8, " ", "-", "—", "十", "个", "a", "１", "㊀"])
 
 
 @given(st.lists(NUMERAL_ALPHABET, max_size=30))
 def test_numerals_become_digits_exactly_in_long_runs(chars: list[str]) -> None:
     """Each maximal run of digits and numerals (up to two spaces or dashes between two of
-    them) is written in digits if it holds at least seven of them and a numeral next to
-    another one; everything else, and every position, stays."""
+    them) is written in digits if it holds at least seven of them, two of them numerals;
+    everything else, and every position, stays. (`１` and `㊀` fold to `1` and `一` first.)"""
     text = "".join(chars)
     view = light_view(text)
-    assert len(view.text) == len(text) and view.identity
-    expected = list(text)
-    for run in re.finditer(r"[0-9%s](?:[ -]{0,2}[0-9%s])*" % ((re.escape("".join(NUMERAL_DIGITS)),) * 2), text):
-        body = [c for c in run.group() if c not in " -"]
-        paired = re.search(r"[%s][ -]{0,2}[0-9%s]|[0-9][ -]{0,2}[%s]" % ((re.escape("".join(NUMERAL_DIGITS)),) * 3),
-                           run.group())
-        if len(body) >= NUMERAL_RUN_DIGITS and paired:
+    folded = "".join(light_fold(c) for c in chars)  # one character cannot make a run
+    assert len(folded) == len(text) and view.identity
+    numerals = "".join(NUMERAL_DIGITS)
+    expected = list(folded)
+    for run in re.finditer(rf"[0-9{numerals}](?:[ \-—]{{0,2}}[0-9{numerals}])*", folded):
+        body = [c for c in run.group() if c not in " -—"]
+        if len(body) >= 7 and sum(c in NUMERAL_DIGITS for c in body) >= 2:  # as README says
             for i in range(run.start(), run.end()):
-                expected[i] = NUMERAL_DIGITS.get(text[i], text[i])
+                expected[i] = NUMERAL_DIGITS.get(folded[i], folded[i])
     assert view.text == "".join(expected)
+
+
+@given(st.lists(NUMERAL_ALPHABET, max_size=30))
+def test_the_numeral_gate_fires_wherever_a_run_is_read(chars: list[str]) -> None:
+    text = "".join(chars)
+    if numerals_as_digits(text) != text:
+        assert re2.compile(numeral_gate()).search(text), text
 
 
 def test_the_numeral_gate_fires_on_every_text_with_a_run() -> None:

@@ -80,6 +80,8 @@ EVASIONS: list[tuple[str, str, str, str]] = [
     ("CN_BANK_CARD", "银行卡号 ", "陆贰贰贰 零贰壹贰 叁肆伍陆 柒捌玖零", ""),
     ("CN_LANDLINE", "電話：", "零七五五 八九八六 八零四九", ""),
     ("PHONE_NUMBER", "My phone is ", "四一五 五五五 二六七一", "."),
+    ("CN_MOBILE", "我的手机是", "㊀㊂㊇㊀㊁㊂㊃㊄㊅㊆㊇", "，请联系"),  # circled ideographs fold to numerals (review)
+    ("CN_MOBILE", "手机 ", "⼀三⼋⼀⼆三四五六七⼋", " ok"),  # Kangxi radicals too
 ]
 
 
@@ -100,7 +102,7 @@ def test_evasions_are_redacted_whole(default_policy: Policy, kind: str, before: 
     assert decision.text == f"{before}<{kind}>{after}"
 
 
-@pytest.mark.parametrize(("kind", "before", "written", "after"), [e for e in EVASIONS if not light_view(e[2]).identity])
+@pytest.mark.parametrize(("kind", "before", "written", "after"), [e for e in EVASIONS if light_view(e[2]).text != e[2]])
 def test_evasions_split_anywhere_in_a_stream_equal_the_whole_text(
     default_policy: Policy, kind: str, before: str, written: str, after: str
 ) -> None:
@@ -126,6 +128,22 @@ def test_evasions_split_anywhere_in_a_stream_equal_the_whole_text(
 )
 def test_chinese_numerals_that_spell_no_identifier_are_left_alone(default_policy: Policy, text: str) -> None:
     assert default_policy.evaluate(text, Direction.PROMPT).hits == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [  # a numeral of a prose word next to a number stays a word (review)
+        ("联系人：张三13800138000，李四13900139000", "联系人：张三<CN_MOBILE>，李四<CN_MOBILE>"),
+        ("号码13812345678一直打不通", "号码<CN_MOBILE>一直打不通"),
+        ("信用卡4111111111111111一张", "信用卡<CN_BANK_CARD>一张"),  # as without the 一
+        ("座机02087654321一直占线", "座机<CN_LANDLINE>一直占线"),
+        ("IBAN DE89370400440532013000一个", "IBAN <IBAN_CODE>一个"),
+        ("call +1 415 555 2671一下", "call <PHONE_NUMBER>一下"),
+        ("工号1380013800一直没变", "工号1380013800一直没变"),  # ten digits and 一 are no mobile
+    ],
+)
+def test_numbers_next_to_a_numeral_word_are_found_alone(default_policy: Policy, text: str, redacted: str) -> None:
+    assert default_policy.evaluate(text, Direction.PROMPT).text == redacted
 
 
 def test_lone_surrogates_are_read_as_replacement_characters() -> None:
