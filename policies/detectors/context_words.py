@@ -54,6 +54,14 @@ class ContextLexicon:
                 found, found_end = word, at
         return found
 
+    def ends(self, text: str, start: int, end: int) -> list[int]:
+        """Where listed words in `text[start:end]` end (exclusive), those that end a phrase about
+        something else included: a superset of where `find` may find one."""
+        if not self.words or start >= end:
+            return []
+        return [start + at + 1 for at, word in self._automaton.iter(text[start:end].lower())
+                if word != _ELSE and at + 1 >= len(word)]
+
 
 #: The automaton's value for a phrase that ends in a context word but is about something else.
 _ELSE = ""

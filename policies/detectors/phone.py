@@ -71,6 +71,15 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
         them; the region (which only Presidio's explanation text names) is not looked up."""
         return remove_contained([(match.start, match.end, self._score(match, text)) for match in self._matches(text)])
 
+    def unboosted_starts(self, text: str, start: int, end: int, threshold: float) -> list[int] | None:
+        """Where in `text[start:end]` a finding may score `threshold` without a context word:
+        where a `+` stands, if international numbers pass it; None if anywhere may."""
+        if threshold <= self.SCORE:
+            return None
+        if threshold > self.INTERNATIONAL_SCORE:
+            return []
+        return [match.start() for match in _PLUS.finditer(text, start, end)]
+
     def _score(self, match: Any, text: str) -> float:
         """`SCORE`, or `INTERNATIONAL_SCORE` for a number written with its `+`."""
         return float(self.INTERNATIONAL_SCORE if text[match.start] in _PLUS_CHARS else self.SCORE)
@@ -122,3 +131,4 @@ def _is_date(candidate: str) -> bool:
 DATES_CHECKED_IN = frozenset({*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN"})
 _DATE = re.compile(r"(?:19|20)[0-9]{2}(?:([-/.])[01]?[0-9]\1[0-3]?[0-9]|[-‐‑–—~～](?:19|20)[0-9]{2})")
 _OPENING_BRACKETS = "([（［"
+_PLUS = re.compile(f"[{_PLUS_CHARS}]")

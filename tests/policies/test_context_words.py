@@ -63,3 +63,14 @@ def test_a_phrase_begun_before_the_window_still_voids_its_word() -> None:
     word_start = text.index("号码")
     assert ELSEWHERE.find(text, word_start, len(text)) is None
     assert ContextLexicon(["号码"]).find(text, word_start, len(text)) == "号码"
+
+
+def test_ends_are_every_place_a_word_may_be_found() -> None:
+    """A superset of `find`: every listed word that ends in the window, by where it ends, in
+    either script, those voided by a phrase about something else included."""
+    text = "护照 E1 護照 tel 身份证"
+    assert WORDS.ends(text, 0, len(text)) == [2, 8, 12, 16]
+    assert WORDS.ends(text, 1, len(text)) == [8, 12, 16]  # a word cut by the window is not there
+    assert WORDS.ends(text, 0, 0) == [] and ContextLexicon([]).ends(text, 0, 9) == []
+    voiding = ContextLexicon(["号码"], ["订单号码"])
+    assert voiding.find("订单号码", 0, 4) is None and voiding.ends("订单号码", 0, 4) == [4]

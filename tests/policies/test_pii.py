@@ -3,6 +3,7 @@ and the same findings as Presidio's recognizers run on the whole text."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -526,6 +527,74 @@ def test_a_slice_with_anything_but_dates_is_handed_to_phonenumbers(text: str, mo
     monkeypatch.setattr(phone.phonenumbers, "PhoneNumberMatcher", spy)
     recognizer.spans(text)
     assert asked
+
+
+#: The detector without the step: every window searched whole.
+EVERY_WINDOW = PiiDetector("pii", SLOTS, score_threshold=0.5)
+EVERY_WINDOW._filtered = [replace(c, unboosted_starts=None) for c in EVERY_WINDOW._filtered]
+
+
+#: Numbers as prompts carry them in bulk: rows of a table, readings, an ID list.
+NUMBER_DUMPS = {
+    "spaced digits": "1 " * 2000,
+    "a row of numbers": " ".join(str(n * 37 % 100) for n in range(1400)),
+    "wide columns": "123   " * 680,
+}
+
+
+@pytest.mark.parametrize("dump", NUMBER_DUMPS.values(), ids=NUMBER_DUMPS.keys())
+def test_numbers_out_of_reach_of_any_context_word_are_not_handed_to_phonenumbers(
+    dump: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a context word within reach, a national number scores 0.4, under the threshold:
+    phonenumbers (which took 0.1-0.3 s over such a 4 KB prompt) is not asked at all."""
+    from policies.detectors import phone
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("phonenumbers was asked")
+
+    monkeypatch.setattr(phone.phonenumbers, "PhoneNumberMatcher", refuse)
+    assert [f for f in DETECTOR.detect(dump) if f.kind == "PHONE_NUMBER"] == []
+
+
+@pytest.mark.parametrize("dump", NUMBER_DUMPS.values(), ids=NUMBER_DUMPS.keys())
+def test_a_long_run_of_numbers_is_read_only_within_reach_of_its_context_words(
+    dump: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from policies.detectors import phone
+
+    slices: list[str] = []
+    real = phone.phonenumbers.PhoneNumberMatcher
+
+    def spy(slice_: str, region: str, **kwargs: object) -> object:
+        slices.append(slice_)
+        return real(slice_, region, **kwargs)
+
+    monkeypatch.setattr(phone.phonenumbers, "PhoneNumberMatcher", spy)
+    text = f"电话 {dump[:600]}, tel: (415) 555-2671, {dump[600:]}"
+    found = [text[f.start : f.end] for f in DETECTOR.detect(text) if f.kind == "PHONE_NUMBER"]
+    assert "(415) 555-2671" in found
+    assert slices and max(map(len, slices)) < 100  # the parts in reach of 电话 and of tel
+
+
+def test_national_numbers_are_still_read_where_they_pass_without_context() -> None:
+    lenient = PiiDetector("pii", SLOTS, score_threshold=0.4)  # base score 0.4 passes: no step
+    text = "row 1 2 3 then 415-555-2671 and on"
+    assert ("PHONE_NUMBER", 15, 27) in spans(lenient.detect(text))
+    assert "PHONE_NUMBER" not in {f.kind for f in DETECTOR.detect(text)}
+    assert ("PHONE_NUMBER", 10, 26) in spans(DETECTOR.detect("row 1 2 3 +44 20 7946 0958 and on"))
+
+
+PHONE_PIECES = st.sampled_from([
+    "电话", "phone", "tel:", "call", "手机", "my number is", "order number", "订单号", "数据", "hello", "，", ".", "-",
+    "+44 20 7946 0958", "+1 415-555-2671", "020 7946 0958", "(415) 555-2671", "0755-8765-4321", "13812345678",
+    "030 123456", "2024-11-27", "12", "7", "345", "2671", "1 234 567", "(0755) 8765 4321", "x", "ext. 12",
+])
+@settings(max_examples=300)
+@given(st.lists(PHONE_PIECES, min_size=1, max_size=40), st.sampled_from([" ", "", "  "]))
+def test_searching_only_where_findings_may_pass_finds_what_every_window_finds(pieces: list[str], joint: str) -> None:
+    text = joint.join(pieces)
+    assert spans(DETECTOR.detect(text)) == spans(EVERY_WINDOW.detect(text))
 
 
 @pytest.mark.parametrize(
