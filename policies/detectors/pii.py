@@ -102,6 +102,9 @@ class ContextWords:
             if latin
             else None
         )
+        # For `word_ends`: every word wherever it occurs, inside longer words too (`before` cuts
+        # the text where a match starts, so `tel` ends a word in `tel4155552671` and `telephone`).
+        self._anywhere = ContextLexicon(cleaned)
         # Phrases about something else are read backwards from where they would end, so one
         # `match` at one position answers (a search over the window, one try of every phrase
         # at every character, took 26 µs).
@@ -128,11 +131,8 @@ class ContextWords:
 
     def word_ends(self, text: str, low: int, high: int) -> list[int]:
         """Where context words in `text[low:high]` end, sorted: every place `before` may find
-        one (words that a phrase about something else voids included)."""
-        ends = self._other.ends(text, low, high)
-        if self._latin is not None:
-            ends += [word.end() for word in self._latin.finditer(text, low, high)]
-        return sorted(ends)
+        one, and more (inside longer words, or voided by a phrase about something else)."""
+        return self._anywhere.ends(text, low, high)
 
     def _backwards_from(self, text: str, end: int) -> str:
         """The characters before `end` that a phrase about something else may take, last first."""

@@ -15,6 +15,9 @@ from policies.detectors.pii import FORMAT_CHARS_ALLOWANCE, ContextWords, Coverag
 from policies.detectors.pii_slots import (
     ASCII_FLAGS,
     HOSTS_REMEMBERED,
+    OTHER_NUMBERS,
+    PHONE_CONTEXT_EN,
+    PHONE_CONTEXT_ZH,
     FastIpRecognizer,
     IssuerCheckedCreditCardRecognizer,
     OfflineEmailRecognizer,
@@ -575,6 +578,30 @@ def test_a_long_run_of_numbers_is_read_only_within_reach_of_its_context_words(
     found = [text[f.start : f.end] for f in DETECTOR.detect(text) if f.kind == "PHONE_NUMBER"]
     assert "(415) 555-2671" in found
     assert slices and max(map(len, slices)) < 100  # the parts in reach of 电话 and of tel
+
+
+def test_context_word_ends_cover_every_word_before_counts() -> None:
+    words = ContextWords(["tel", "phone", "电话"])
+    text = "tel4155552671 phones: x 電話123"
+    ends = words.word_ends(text, 0, len(text))
+    assert ends == [3, 19, 26]  # `phone` ends inside `phones`: a superset is enough
+    for start in range(len(text) + 1):
+        if words.before(text, start, 24):
+            assert any(end <= start <= end + 24 for end in ends), start
+
+
+PHONE_WORDS = ContextWords([*PHONE_CONTEXT_EN, *PHONE_CONTEXT_ZH], OTHER_NUMBERS)
+
+
+@given(st.lists(st.sampled_from([*PHONE_CONTEXT_EN, *PHONE_CONTEXT_ZH, "order number", "订单号码", "電話", "Tel", "x", "1",
+                                 " ", ":", "hotel", "12 34"]), max_size=12))
+def test_context_word_ends_are_a_superset_of_what_before_finds(pieces: list[str]) -> None:
+    """Every start `before` boosts lies within `context_window` after some reported end."""
+    text = "".join(pieces)
+    ends = PHONE_WORDS.word_ends(text, 0, len(text))
+    for start in range(len(text) + 1):
+        if PHONE_WORDS.before(text, start, 24):
+            assert any(end <= start <= end + 24 for end in ends), (text, start)
 
 
 def test_national_numbers_are_still_read_where_they_pass_without_context() -> None:
