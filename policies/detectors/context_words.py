@@ -43,7 +43,7 @@ class ContextLexicon:
         origin = max(0, start - self._reach)  # a phrase begun before the window still voids
         found: str | None = None
         found_end = voided_end = -1
-        for at, word in self._automaton.iter(text[origin:end].lower()):
+        for at, word in self._automaton.iter(_lowered(text[origin:end])):
             if found is not None and at != found_end:
                 break  # every match ending where the word ends has been seen: none voids it
             if word == _ELSE:
@@ -56,11 +56,20 @@ class ContextLexicon:
 
     def ends(self, text: str, start: int, end: int) -> list[int]:
         """Where listed words in `text[start:end]` end (exclusive), those that end a phrase about
-        something else included: a superset of where `find` may find one."""
+        something else included: every place `find` may find one, and more."""
         if not self.words or start >= end:
             return []
-        return [start + at + 1 for at, word in self._automaton.iter(text[start:end].lower())
+        return [start + at + 1 for at, word in self._automaton.iter(_lowered(text[start:end]))
                 if word != _ELSE and at + 1 >= len(word)]
+
+
+def _lowered(text: str) -> str:
+    """`text` lower-cased character for character, so positions in it are positions in `text`
+    (`str.lower` makes two of `İ`, U+0130)."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
 
 
 #: The automaton's value for a phrase that ends in a context word but is about something else.

@@ -73,12 +73,14 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
 
     def unboosted_starts(self, text: str, start: int, end: int, threshold: float) -> list[int] | None:
         """Where in `text[start:end]` a finding may score `threshold` without a context word:
-        where a `+` stands, if international numbers pass it; None if anywhere may."""
+        at a `+` that a number may follow, if international numbers pass it; None if anywhere
+        may."""
         if threshold <= self.SCORE:
             return None
         if threshold > self.INTERNATIONAL_SCORE:
             return []
-        return [match.start() for match in _PLUS.finditer(text, start, end)]
+        pluses = _PLUS.finditer(text, start, end)
+        return [plus.start() for plus in pluses if _INTERNATIONAL.match(text, plus.start())]
 
     def _score(self, match: Any, text: str) -> float:
         """`SCORE`, or `INTERNATIONAL_SCORE` for a number written with its `+`."""
@@ -132,3 +134,14 @@ DATES_CHECKED_IN = frozenset({*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN"})
 _DATE = re.compile(r"(?:19|20)[0-9]{2}(?:([-/.])[01]?[0-9]\1[0-3]?[0-9]|[-‐‑–—~～](?:19|20)[0-9]{2})")
 _OPENING_BRACKETS = "([（［"
 _PLUS = re.compile(f"[{_PLUS_CHARS}]")
+#: The fewest digits of a valid number in international form (Austria's, Germany's and Iran's
+#: shortest: a two-digit country code and four digits), checked against phonenumbers'
+#: metadata by the tests.
+MIN_INTERNATIONAL_DIGITS = 6
+#: A `+` that may begin such a number: phonenumbers' candidates start with at most two plus
+#: signs or brackets, each with some punctuation, and have none after their first digit, so
+#: the number's digits follow with only punctuation between them (`+1 +1 +1` has none).
+_INTERNATIONAL = re.compile(
+    rf"[{_PLUS_CHARS}][{PUNCTUATION}]*"
+    rf"(?:\d[{_VALID_PUNCTUATION}]*){{{MIN_INTERNATIONAL_DIGITS - 1}}}\d"
+)

@@ -74,3 +74,10 @@ def test_ends_are_every_place_a_word_may_be_found() -> None:
     assert WORDS.ends(text, 0, 0) == [] and ContextLexicon([]).ends(text, 0, 9) == []
     voiding = ContextLexicon(["号码"], ["订单号码"])
     assert voiding.find("订单号码", 0, 4) is None and voiding.ends("订单号码", 0, 4) == [4]
+
+
+def test_positions_do_not_shift_after_a_dotted_capital_i() -> None:
+    """`"İ".lower()` is two characters: the words found after one still end where they do."""
+    assert WORDS.ends("İİİ tel", 0, 7) == [7]
+    assert WORDS.find("İİİİ护照", 5, 6) is None  # 护照 starts before the window
+    assert WORDS.find("İİİİ护照", 4, 6) == "护照"

@@ -542,6 +542,8 @@ NUMBER_DUMPS = {
     "spaced digits": "1 " * 2000,
     "a row of numbers": " ".join(str(n * 37 % 100) for n in range(1400)),
     "wide columns": "123   " * 680,
+    "plus signs": "+1 " * 1333,  # no `+` here has the six digits after it that a number needs
+    "country codes": "+86 " * 1000,
 }
 
 
@@ -577,7 +579,7 @@ def test_a_long_run_of_numbers_is_read_only_within_reach_of_its_context_words(
     text = f"电话 {dump[:600]}, tel: (415) 555-2671, {dump[600:]}"
     found = [text[f.start : f.end] for f in DETECTOR.detect(text) if f.kind == "PHONE_NUMBER"]
     assert "(415) 555-2671" in found
-    assert slices and max(map(len, slices)) < 100  # the parts in reach of 电话 and of tel
+    assert slices and max(map(len, slices)) < 128  # the parts in reach of 电话 and of tel, not the 4 KB run
 
 
 def test_context_word_ends_cover_every_word_before_counts() -> None:
@@ -594,7 +596,7 @@ PHONE_WORDS = ContextWords([*PHONE_CONTEXT_EN, *PHONE_CONTEXT_ZH], OTHER_NUMBERS
 
 
 @given(st.lists(st.sampled_from([*PHONE_CONTEXT_EN, *PHONE_CONTEXT_ZH, "order number", "订单号码", "電話", "Tel", "x", "1",
-                                 " ", ":", "hotel", "12 34"]), max_size=12))
+                                 " ", ":", "hotel", "12 34", "İ", "TEL"]), max_size=12))
 def test_context_word_ends_are_a_superset_of_what_before_finds(pieces: list[str]) -> None:
     """Every start `before` boosts lies within `context_window` after some reported end."""
     text = "".join(pieces)
@@ -602,6 +604,44 @@ def test_context_word_ends_are_a_superset_of_what_before_finds(pieces: list[str]
     for start in range(len(text) + 1):
         if PHONE_WORDS.before(text, start, 24):
             assert any(end <= start <= end + 24 for end in ends), (text, start)
+
+
+def test_no_number_in_international_form_is_shorter_than_the_plus_screen_allows() -> None:
+    import phonenumbers
+    from phonenumbers import PhoneMetadata
+
+    from policies.detectors.phone import MIN_INTERNATIONAL_DIGITS
+
+    shortest = min(
+        [min(length for length in md.general_desc.possible_length if length > 0) + len(str(md.country_code))
+         for md in map(PhoneMetadata.metadata_for_region, phonenumbers.SUPPORTED_REGIONS)]
+        + [min(length for length in md.general_desc.possible_length if length > 0) + len(str(code))
+           for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS
+           for md in [PhoneMetadata.metadata_for_nongeo_region(code)]]
+    )
+    assert shortest >= MIN_INTERNATIONAL_DIGITS
+
+
+@settings(max_examples=400)
+@given(st.lists(st.sampled_from([*"+＋(（ -./)", *"0123456789", "43", "44", "49", "852", "20 7946 0958"]), max_size=16))
+def test_every_number_phonenumbers_reads_at_a_plus_passes_the_plus_screen(pieces: list[str]) -> None:
+    import phonenumbers
+
+    from policies.detectors.phone import _INTERNATIONAL
+
+    text = "+" + "".join(pieces)
+    for region in ("US", "GB", "DE", "AT", "CN"):
+        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=1):
+            if text[match.start] in "+＋":
+                assert _INTERNATIONAL.match(text, match.start), (text, region, match.raw_string)
+
+
+def test_a_long_run_keeps_the_number_after_a_context_word_written_with_dotted_capitals() -> None:
+    """Turkish `İLETİŞİM TEL:` ("contact phone"): lower-casing `İ` made two characters of it,
+    which moved the kept part past the number (review)."""
+    text = "İLETİŞİM TEL: 415-555-2671 " + " ".join(f"{1000 + i}" for i in range(55))
+    assert len(text) > 256
+    assert ("PHONE_NUMBER", 14, 26) in spans(DETECTOR.detect(text)) == spans(EVERY_WINDOW.detect(text))
 
 
 def test_national_numbers_are_still_read_where_they_pass_without_context() -> None:
