@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import re2
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
 
 from policies.detectors import cn_ids
-from policies.detectors.context_words import ContextLexicon
+from policies.detectors.context_words import ContextWords
 from policies.detectors.pii_hold import trailing_identifier_start
 from policies.detectors.pii_slots import EXTENSION_CHARS, RecognizerSlot
 from policies.detectors.prefilter_set import PrefilterSet
@@ -45,10 +45,7 @@ from policies.light_view import (
     numeral_gate,
     numerals_as_digits,
 )
-from policies.normalize import either_script
 
-CONTEXT_BOOST = 0.35
-CONTEXT_MIN_SCORE = 0.4
 #: Characters a search goes on past a `stop` character, for look-aheads (`\\b`, `(?!\\.\\d)`).
 #: A recognizer without any ends its search at the stop: past it, a regex can only fail, and
 #: failing can be dear (Presidio's URL pattern tries its 1,500 TLDs after every "word.").
@@ -61,89 +58,6 @@ FORMAT_CHARS_ALLOWANCE = 8
 NARROWED_FROM_CHARS = 256
 #: What `PrefilterSet.fired` reports when the numeral gate is the only extra that fired.
 _NUMERALS_ONLY = frozenset({1})
-
-
-#: Characters of separators a phrase about something else may have beyond single spaces.
-PHRASE_SLACK = 8
-#: What may stand between a name and the value it names: `Order no.: 123`, `订单号：123`.
-NAME_TO_VALUE = r"[\s:：#＃.．\-]*"
-
-
-def _backwards(phrase: str) -> str:
-    """A regex for `phrase` written backwards: Latin words joined by any spaces, dashes or
-    underscores, an optional plural `s`, and no letter or digit before it; Chinese characters
-    in either script."""
-    if not phrase.isascii():
-        return either_script(phrase[::-1])
-    words = r"[\s_\-]+".join(re.escape(word[::-1]) for word in reversed(phrase.split()))
-    return rf"s?{words}(?![0-9A-Za-z])"
-
-
-class ContextWords:
-    """Words that raise a match's score when they stand just before it, as Presidio does.
-
-    Chinese words match anywhere in the window: there are no spaces to split words on; they
-    count in Traditional characters too (`電話` as `电话`). ASCII words match only as whole
-    words (an optional plural `s` aside), so `tel` does not fire in `hotel` nor `ip` in
-    `ship`; `tel13812345678` still counts. `phrases_about_else` name other things ("order
-    number", "订单号"): a word does not count as the end of one, and a match that one of them
-    names (`Order number: 2022041579`) takes no context word at all, even one said before.
-    """
-
-    def __init__(self, words: Iterable[str], phrases_about_else: Iterable[str] = ()) -> None:
-        cleaned = sorted({w.strip().lower() for w in words if w.strip()}, key=len, reverse=True)
-        other_phrases = sorted({p.strip().lower() for p in phrases_about_else if p.strip()}, key=len, reverse=True)
-        self.words = tuple(cleaned)
-        self._other = ContextLexicon((w for w in cleaned if not w.isascii()),
-                                     (p for p in other_phrases if not p.isascii()))
-        latin = [re.escape(w) for w in cleaned if w.isascii()]
-        self._latin = (
-            re.compile(rf"(?<![0-9a-z])(?:{'|'.join(latin)})s?(?![0-9a-z])", re.IGNORECASE | re.ASCII)
-            if latin
-            else None
-        )
-        # For `word_ends`: every word wherever it occurs, inside longer words too (`before` cuts
-        # the text where a match starts, so `tel` ends a word in `tel4155552671` and `telephone`).
-        self._anywhere = ContextLexicon(cleaned)
-        # Phrases about something else are read backwards from where they would end, so one
-        # `match` at one position answers (a search over the window, one try of every phrase
-        # at every character, took 26 µs).
-        backwards = [_backwards(p) for p in other_phrases]
-        # A Latin word's end: a Chinese one's is the lexicon's to judge (`self._other`).
-        latin_backwards = [_backwards(p) for p in other_phrases if p.isascii()]
-        self._ends_else = re.compile("|".join(latin_backwards), re.IGNORECASE) if latin_backwards else None
-        self._names_else = re.compile(f"{NAME_TO_VALUE}(?:{'|'.join(backwards)})", re.IGNORECASE) if backwards else None
-        #: How far back from its end a phrase about something else may begin.
-        self._reach = max(map(len, other_phrases), default=0) + PHRASE_SLACK
-
-    def before(self, text: str, start: int, window: int) -> bool:
-        """Whether a word ends within `window` characters before `text[start]`, and no phrase
-        about something else names what starts there. The search sees the character before
-        the window, so a word cut by the window is not a word."""
-        if self._names_else is not None and self._names_else.match(self._backwards_from(text, start)):
-            return False  # what starts here is named as something else
-        low = max(0, start - window)
-        if self._latin is not None:
-            for word in self._latin.finditer(text, low, start):
-                if self._ends_else is None or not self._ends_else.match(self._backwards_from(text, word.end())):
-                    return True
-        return self._other.find(text, low, start) is not None
-
-    def word_ends(self, text: str, low: int, high: int) -> list[int]:
-        """Where context words in `text[low:high]` end, sorted: every place `before` may find
-        one, and more (inside longer words, or voided by a phrase about something else).
-        Positions are the text's own: lower-casing `İ` does not shift them."""
-        return self._anywhere.ends(text, low, high)
-
-    def _backwards_from(self, text: str, end: int) -> str:
-        """The characters before `end` that a phrase about something else may take, last first."""
-        return text[max(0, end - self._reach) : end][::-1]
-
-    def boost(self, score: float, text: str, start: int, window: int) -> float:
-        """`score`, raised when a context word stands before the match at `start`."""
-        if not self.words or score >= 1.0 or not self.before(text, start, window):
-            return score
-        return min(1.0, max(score + CONTEXT_BOOST, CONTEXT_MIN_SCORE))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies.detectors.cn_checksums import luhn_check_digit
-from policies.detectors.pii import FORMAT_CHARS_ALLOWANCE, ContextWords, Coverage, PiiDetector
+from policies.detectors.context_words import ContextWords
+from policies.detectors.pii import FORMAT_CHARS_ALLOWANCE, Coverage, PiiDetector
 from policies.detectors.pii_slots import (
     ASCII_FLAGS,
     HOSTS_REMEMBERED,
