@@ -236,7 +236,7 @@ class PiiDetector:
         far from any (an amount, a date, a table of numbers) is not searched at all: nothing
         in it could be reported. A window longer than `NARROWED_FROM_CHARS` (a long run of digit
         groups) is searched only within reach of its context words and `+` signs, each part a
-        finding's length (and an extension) further: phonenumbers costs ~35 µs per region on a
+        finding's length (and an extension) further, parts whose searches overlap as one: phonenumbers costs ~35 µs per region on a
         candidate, and ~30 µs per character of such a run, which a 4 KB prompt of numbers made
         0.1-0.3 s. On such a run phonenumbers may read the numbers in reach differently, as it
         reads a part from its own start to its own end (its candidates are up to 20 digit groups
@@ -246,7 +246,8 @@ class PiiDetector:
         """
         starts_of = item.unboosted_starts
         assert starts_of is not None
-        reach, max_chars, parts = self.context_window, self._max_chars[item.slot.entity], []
+        reach, parts = self.context_window, []
+        tail = self._max_chars[item.slot.entity] + EXTENSION_CHARS  # a finding, and its extension
         for first, last, end in windows:
             own: list[int] | None = starts_of(text, first, last, self.score_threshold)
             if own is None:
@@ -260,18 +261,15 @@ class PiiDetector:
                 (max(first, word_end), min(last, word_end + reach + 1))
                 for word_end in item.context.word_ends(text, max(0, first - reach), last)
             ])
-            merged: list[tuple[int, int]] = []
+            merged: list[tuple[int, int, int]] = []  # parts whose searches overlap are one
             for start, stop in spans:
                 if start >= stop:
                     continue
-                if merged and start <= merged[-1][1]:
-                    merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
+                if merged and start < merged[-1][2]:
+                    merged[-1] = (merged[-1][0], max(merged[-1][1], stop), min(end, max(merged[-1][2], stop + tail)))
                 else:
-                    merged.append((start, stop))
-            if merged == [(first, last)]:
-                parts.append((first, last, end))
-            else:
-                parts.extend((start, stop, min(end, stop + max_chars + EXTENSION_CHARS)) for start, stop in merged)
+                    merged.append((start, stop, min(end, stop + tail)))
+            parts.extend(merged)
         return parts
 
     def _analyze(self, item: _Compiled, text: str, window_start: int, window_end: int) -> list[Finding]:

@@ -645,6 +645,25 @@ def test_a_long_run_keeps_the_number_after_a_context_word_written_with_dotted_ca
     assert ("PHONE_NUMBER", 14, 26) in spans(DETECTOR.detect(text)) == spans(EVERY_WINDOW.detect(text))
 
 
+def test_parts_of_a_long_run_are_not_read_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """International numbers side by side: parts whose searches overlap are one part, so
+    phonenumbers reads each number once per region, not once for every part that reaches it."""
+    from policies.detectors import phone
+
+    read: list[str] = []
+    real = phone.phonenumbers.PhoneNumberMatcher
+
+    def spy(slice_: str, region: str, **kwargs: object) -> object:
+        read.append(slice_)
+        return real(slice_, region, **kwargs)
+
+    monkeypatch.setattr(phone.phonenumbers, "PhoneNumberMatcher", spy)
+    text = "+44 20 7946 0958 " * 60
+    assert len([f for f in DETECTOR.detect(text) if f.kind == "PHONE_NUMBER"]) == 60
+    regions = len(phone.CandidatePhoneRecognizer.DEFAULT_SUPPORTED_REGIONS) + 1
+    assert sum(map(len, read)) <= regions * (len(text) + 8)
+
+
 def test_national_numbers_are_still_read_where_they_pass_without_context() -> None:
     lenient = PiiDetector("pii", SLOTS, score_threshold=0.4)  # base score 0.4 passes: no step
     text = "row 1 2 3 then 415-555-2671 and on"
