@@ -35,6 +35,7 @@ from policies.streaming import StreamScanner
 
 SLOTS = default_slots()
 DETECTOR = PiiDetector("pii", SLOTS, score_threshold=0.5)
+PHONE = next(slot.recognizer for slot in SLOTS if slot.entity == "PHONE_NUMBER")
 UNIONPAY = "622202123456789" + luhn_check_digit("622202123456789")
 
 # (kind, text before, the identifier as written, text after): the finding must cover exactly
@@ -503,34 +504,46 @@ def test_candidate_phone_recognizer_answers_as_presidio_does(text: str) -> None:
         assert sorted((r.start, r.end, r.score) for r in fast.analyze(window, ["PHONE_NUMBER"])) == expected
 
 
-@pytest.mark.parametrize("text", ["会议定于 2024-11-27 举行", "on (2024/1/5)", "revenue 2020-2024", "2024.11.27"])
-def test_dates_and_year_ranges_are_not_handed_to_phonenumbers(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every region would be asked (~30 µs each) and none finds a number in a date."""
+@pytest.fixture
+def phonenumbers_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(slice, region) of every `PhoneNumberMatcher` the phone recognizer makes from here on."""
+    from policies.detectors import phone
+
+    reads: list[tuple[str, str]] = []
+    real = phone.phonenumbers.PhoneNumberMatcher
+
+    def spy(slice_: str, region: str, **kwargs: object) -> object:
+        reads.append((slice_, region))
+        return real(slice_, region, **kwargs)
+
+    monkeypatch.setattr(phone.phonenumbers, "PhoneNumberMatcher", spy)
+    return reads
+
+
+@pytest.fixture
+def phonenumbers_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From here on, asking phonenumbers for a matcher fails the test."""
     from policies.detectors import phone
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("phonenumbers was asked")
 
-    recognizer = phone.CandidatePhoneRecognizer()
     monkeypatch.setattr(phone.phonenumbers, "PhoneNumberMatcher", refuse)
-    assert recognizer.spans(text) == []
+
+
+@pytest.mark.parametrize("text", ["会议定于 2024-11-27 举行", "on (2024/1/5)", "revenue 2020-2024", "2024.11.27"])
+@pytest.mark.usefixtures("phonenumbers_refused")
+def test_dates_and_year_ranges_are_not_handed_to_phonenumbers(text: str) -> None:
+    """Every region would be asked (~30 µs each) and none finds a number in a date."""
+    assert PHONE.spans(text) == []
 
 
 @pytest.mark.parametrize("text", ["on 2024-11-27 call 020 7946 0958", "+2024-11-27", "2024-11-27 10", "20241127"])
-def test_a_slice_with_anything_but_dates_is_handed_to_phonenumbers(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from policies.detectors import phone
-
-    asked: list[str] = []
-    real = phone.phonenumbers.PhoneNumberMatcher
-
-    def spy(slice_: str, region: str, **kwargs: object) -> object:
-        asked.append(region)
-        return real(slice_, region, **kwargs)
-
-    recognizer = phone.CandidatePhoneRecognizer()
-    monkeypatch.setattr(phone.phonenumbers, "PhoneNumberMatcher", spy)
-    recognizer.spans(text)
-    assert asked
+def test_a_slice_with_anything_but_dates_is_handed_to_phonenumbers(
+    text: str, phonenumbers_reads: list[tuple[str, str]]
+) -> None:
+    PHONE.spans(text)
+    assert phonenumbers_reads
 
 
 #: The detector without the step: every window searched whole.
@@ -549,38 +562,22 @@ NUMBER_DUMPS = {
 
 
 @pytest.mark.parametrize("dump", NUMBER_DUMPS.values(), ids=NUMBER_DUMPS.keys())
-def test_numbers_out_of_reach_of_any_context_word_are_not_handed_to_phonenumbers(
-    dump: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("phonenumbers_refused")
+def test_numbers_out_of_reach_of_any_context_word_are_not_handed_to_phonenumbers(dump: str) -> None:
     """Without a context word within reach, a national number scores 0.4, under the threshold:
     phonenumbers (which took 0.1-0.3 s over such a 4 KB prompt) is not asked at all."""
-    from policies.detectors import phone
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("phonenumbers was asked")
-
-    monkeypatch.setattr(phone.phonenumbers, "PhoneNumberMatcher", refuse)
     assert [f for f in DETECTOR.detect(dump) if f.kind == "PHONE_NUMBER"] == []
 
 
 @pytest.mark.parametrize("dump", NUMBER_DUMPS.values(), ids=NUMBER_DUMPS.keys())
 def test_a_long_run_of_numbers_is_read_only_within_reach_of_its_context_words(
-    dump: str, monkeypatch: pytest.MonkeyPatch
+    dump: str, phonenumbers_reads: list[tuple[str, str]]
 ) -> None:
-    from policies.detectors import phone
-
-    slices: list[str] = []
-    real = phone.phonenumbers.PhoneNumberMatcher
-
-    def spy(slice_: str, region: str, **kwargs: object) -> object:
-        slices.append(slice_)
-        return real(slice_, region, **kwargs)
-
-    monkeypatch.setattr(phone.phonenumbers, "PhoneNumberMatcher", spy)
     text = f"电话 {dump[:600]}, tel: (415) 555-2671, {dump[600:]}"
     found = [text[f.start : f.end] for f in DETECTOR.detect(text) if f.kind == "PHONE_NUMBER"]
     assert "(415) 555-2671" in found
-    assert slices and max(map(len, slices)) < 128  # the parts in reach of 电话 and of tel, not the 4 KB run
+    # the parts in reach of 电话 and of tel, not the 4 KB run
+    assert phonenumbers_reads and max(len(read) for read, _ in phonenumbers_reads) < 128
 
 
 def test_context_word_ends_cover_every_word_before_counts() -> None:
@@ -645,23 +642,13 @@ def test_a_long_run_keeps_the_number_after_a_context_word_written_with_dotted_ca
     assert ("PHONE_NUMBER", 14, 26) in spans(DETECTOR.detect(text)) == spans(EVERY_WINDOW.detect(text))
 
 
-def test_parts_of_a_long_run_are_not_read_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parts_of_a_long_run_are_not_read_twice(phonenumbers_reads: list[tuple[str, str]]) -> None:
     """International numbers side by side: parts whose searches overlap are one part, so
     phonenumbers reads each number once per region, not once for every part that reaches it."""
-    from policies.detectors import phone
-
-    read: list[str] = []
-    real = phone.phonenumbers.PhoneNumberMatcher
-
-    def spy(slice_: str, region: str, **kwargs: object) -> object:
-        read.append(slice_)
-        return real(slice_, region, **kwargs)
-
-    monkeypatch.setattr(phone.phonenumbers, "PhoneNumberMatcher", spy)
     text = "+44 20 7946 0958 " * 60
     assert len([f for f in DETECTOR.detect(text) if f.kind == "PHONE_NUMBER"]) == 60
-    regions = len(phone.CandidatePhoneRecognizer.DEFAULT_SUPPORTED_REGIONS) + 1
-    assert sum(map(len, read)) <= regions * (len(text) + 8)
+    regions = len({region for _, region in phonenumbers_reads})
+    assert sum(len(read) for read, _ in phonenumbers_reads) <= regions * (len(text) + 8)
 
 
 def test_national_numbers_are_still_read_where_they_pass_without_context() -> None:
