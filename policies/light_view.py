@@ -42,7 +42,8 @@ LIGHT_KEPT = frozenset("，！？；：（）…")
 NUMERAL_DIGITS: dict[str, str] = {
     c: str(int(unicodedata.numeric(c))) for c in "〇零一壹幺二贰貳貮兩三叁叄參四肆五伍六陆陸七柒八捌九玖"
 } | {"○": "0", "两": "2"}
-#: Fewer digits than the shortest number a recognizer reads as personal data.
+#: The fewest digits and numerals in a run the view reads: as many as the phone matcher's
+#: shortest candidate has characters (`phone.CANDIDATE`); shorter identifiers are not read.
 NUMERAL_RUN_DIGITS = 7
 NUMERAL_RUN_NUMERALS = 2
 _NUMERAL_CLASS = "".join(f"\\x{{{ord(c):x}}}" for c in NUMERAL_DIGITS)  # RE2 syntax
@@ -221,6 +222,8 @@ def light_view(text: str) -> LightView:
 def numerals_as_digits(text: str) -> str:
     """`text` with each run of Chinese numerals the view reads as digits written in digits; the
     same object when there is none (`text` must have no lone surrogate: RE2 reads UTF-8)."""
+    if len(text) < NUMERAL_RUN_DIGITS:  # one character at a time, as the stream hold-back asks
+        return text
     parts, done = [], 0
     for run in _NUMERAL_RUN.finditer(text):
         if _numerals_in(run.group()) >= NUMERAL_RUN_NUMERALS:

@@ -236,13 +236,14 @@ class PiiDetector:
         far from any (an amount, a date, a table of numbers) is not searched at all: nothing
         in it could be reported. A window longer than `NARROWED_FROM_CHARS` (a long run of digit
         groups) is searched only within reach of its context words and `+` signs, each part a
-        finding's length (and an extension) further, parts whose searches overlap as one: phonenumbers costs ~35 µs per region on a
-        candidate, and ~30 µs per character of such a run, which a 4 KB prompt of numbers made
-        0.1-0.3 s. On such a run phonenumbers may read the numbers in reach differently, as it
-        reads a part from its own start to its own end (its candidates are up to 20 digit groups
-        from where it starts, and what follows can decide a match): in fuzzing, about one text
-        in 600 of those with runs this long gained or lost a finding. A stream, whose scans are
-        shorter, may then redact more than the whole text does.
+        finding's length (and an extension) further, parts whose searches overlap as one:
+        phonenumbers costs ~35 µs per region on a candidate, and ~30 µs per character of such a
+        run, which a 4 KB prompt of numbers made 0.1-0.3 s. On such a run phonenumbers may read
+        the numbers in reach differently, as it reads a part from its own start to its own end
+        (its candidates are up to 20 digit groups from where it starts, and what follows can
+        decide a match): in fuzzing, about one text in 600 of those with runs this long gained
+        or lost a finding. A stream, whose scans are shorter, may then redact more than the
+        whole text does.
         """
         starts_of = item.unboosted_starts
         assert starts_of is not None
