@@ -24,9 +24,11 @@ and such a number leaked into a completion is personal data whether or not a wor
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import Any
 
 import phonenumbers
+from phonenumbers import PhoneNumberMatch
 from phonenumbers.phonenumbermatcher import _OPENING_PARENS
 from phonenumbers.phonenumberutil import _PLUS_CHARS, _VALID_PUNCTUATION
 from presidio_analyzer import EntityRecognizer, RecognizerResult
@@ -87,7 +89,20 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
         return float(self.INTERNATIONAL_SCORE if text[match.start] in _PLUS_CHARS else self.SCORE)
 
     def _matches(self, text: str) -> list[Any]:
-        """`PhoneNumberMatcher`'s matches over the regions that can still add a span."""
+        """`PhoneNumberMatcher`'s matches over the regions that can still add a span, read a
+        piece at a time where a `+` after a number's digits begins another (`_NEXT_PLUS`)."""
+        cuts = [plus.start() for plus in _NEXT_PLUS.finditer(text)]
+        if not cuts:
+            return self._matches_in(text)
+        matches: list[Any] = []
+        for start, end in pairwise([0, *cuts, len(text)]):
+            # One character past the cut: phonenumbers tests the character after a candidate.
+            matches.extend(PhoneNumberMatch(start + match.start, match.raw_string, match.number)
+                           for match in self._matches_in(text[start : end + 1]))
+        return matches
+
+    def _matches_in(self, text: str) -> list[Any]:
+        """`_matches` on a text that no `+` after digits cuts."""
         candidates = list(CANDIDATE.finditer(text))
         if (self._dates_are_no_numbers and candidates and PLUS.isdisjoint(text)
                 and all(_is_date(candidate.group()) for candidate in candidates)):
@@ -134,6 +149,14 @@ DATES_CHECKED_IN = frozenset({*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN"})
 _DATE = re.compile(r"(?:19|20)[0-9]{2}(?:([-/.])[01]?[0-9]\1[0-3]?[0-9]|[-‐‑–—~～](?:19|20)[0-9]{2})")
 _OPENING_BRACKETS = "([（［"
 _PLUS = re.compile(f"[{_PLUS_CHARS}]")
+#: Punctuation between a digit and a `+`, cut before: no candidate of phonenumbers holds a `+`
+#: after a digit (they start with at most two plus signs or brackets, each with punctuation,
+#: then digits and punctuation), so it reads the text on either side of the cut apart. It
+#: tests the character before a candidate only when the candidate starts with no bracket or
+#: `+`, and the character after one, which each piece keeps. So `+44 20 7946 0958 +1 415 555
+#: 2671` is read as two texts, each a number alone, which the first region that matches it
+#: ends (nine regions read each of 235 such numbers in a row otherwise: 80 ms).
+_NEXT_PLUS = re.compile(rf"(?<=\d)[{_VALID_PUNCTUATION}]*(?=[{_PLUS_CHARS}])")
 #: The fewest digits of a valid number in international form (Austria's, Germany's and Iran's
 #: shortest: a two-digit country code and four digits), checked against phonenumbers'
 #: metadata by the tests.
