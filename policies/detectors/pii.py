@@ -178,6 +178,7 @@ class PiiDetector:
 
     def _read(self, text: str, source: Utf8Text | None) -> tuple[LightView | None, Utf8Text, list[int]]:
         """`_view`, given `text` encoded (None: it cannot be)."""
+        view: LightView | None = None
         if source is not None:
             hits, folds = self._set.fired(source.data)
             if not folds:
@@ -187,9 +188,8 @@ class PiiDetector:
                 if digits is text:
                     return None, source, hits
                 view = LightView(text, digits)  # one for one
-                source = Utf8Text(view.text)
-                return view, source, self._set.fired(source.data)[0]
-        view = light_view(text)
+        if view is None:
+            view = light_view(text)
         source = Utf8Text(view.text)
         return view, source, self._set.fired(source.data)[0]
 
