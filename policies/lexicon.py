@@ -25,6 +25,7 @@ want `Term`s.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import re
 from collections.abc import Iterator
@@ -130,7 +131,9 @@ def read_lexicon(
 
 class Duplicates:
     """The duplicate lines of one lexicon file, logged when `log` is called (once the file has
-    been read): the first ten individually with the line each repeats, then a count.
+    been read): the first ten individually with the line each repeats, then a count. They may
+    be reported in any order (a build adds keys sorted): the first ten are those of the lowest
+    line numbers.
 
     The line a duplicate repeats is not known where duplicates are found (nothing keeps a
     line number per key), so `log` reads the file again, only as far as the first line of
@@ -140,19 +143,22 @@ class Duplicates:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.count = 0
-        self._logged: list[tuple[int, str]] = []  # (line, key) of the first ten
+        self._logged: list[tuple[int, str]] = []  # (-line, key) of the first ten: a max-heap by line
 
     def add(self, line: int, key: str) -> None:
         """`line` folds to `key`, which an earlier line of the file already had."""
         self.count += 1
         if len(self._logged) < _DUPLICATES_LOGGED:
-            self._logged.append((line, key))
+            heapq.heappush(self._logged, (-line, key))
+        elif line < -self._logged[0][0]:
+            heapq.heapreplace(self._logged, (-line, key))
 
     def log(self) -> None:
         if not self._logged:
             return
-        first = self._first_lines({key for _, key in self._logged})
-        for line, key in self._logged:
+        logged = sorted((-negated, key) for negated, key in self._logged)
+        first = self._first_lines({key for _, key in logged})
+        for line, key in logged:
             if key in first:
                 logger.warning(
                     "%s:%d: duplicate term: folds to the same key as line %d; keeping line %d",

@@ -39,7 +39,7 @@ and `hold_from` still holds it back whole.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from itertools import pairwise
 from pathlib import Path
@@ -47,6 +47,7 @@ from typing import NamedTuple
 
 import ahocorasick
 
+from policies.detectors.key_order import KeyedLines
 from policies.findings import Finding
 from policies.lexicon import MAX_TERM_CHARS, START, Duplicates, FileMark, Term, read_lexicon
 from policies.normalize import (
@@ -76,6 +77,8 @@ _CATEGORIES_SHIFT = _LENGTH_SHIFT + _LENGTH_BITS
 _LENGTH_MASK = (1 << _LENGTH_BITS) - 1
 _MAX_CATEGORY_SETS = 1 << (31 - _CATEGORIES_SHIFT)
 _NO_FILE = 0  # the origin of terms given as `Term`s and of allow phrases
+#: The value of a top-level prefix while a build allocates its node (see `key_order`); never a key's.
+_PLACEHOLDER = -1
 _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 
 
@@ -101,9 +104,9 @@ class KeywordDetector:
     `term_count` is the number of distinct (folded term, category) pairs; terms that fold to
     the same key are one automaton entry that reports each of its categories.
 
-    `KeywordDetector(name, terms)` takes terms one at a time (a generator keeps peak memory
-    down); `from_lexicons` reads files, where a key repeated within one file is a duplicate
-    line rather than a second category.
+    `KeywordDetector(name, terms)` takes `Term`s; `from_lexicons` reads files, where a key
+    repeated within one file is a duplicate line rather than a second category. Either way the
+    keys go into the automaton in sorted order, once all are read (see `key_order`).
     """
 
     def __init__(
@@ -114,10 +117,11 @@ class KeywordDetector:
         max_gap: int = 3,
     ) -> None:
         self._start(name, max_gap)
+        lines = KeyedLines()
         for term in terms:
-            self._add(_checked_key(term.text, f"{term.source}:{term.line}"), term.category, _NO_FILE,
-                      _has_apostrophe(term.text))
-        self._finish(allowlist)
+            lines.append(_checked_key(term.text, f"{term.source}:{term.line}"), term.category, _NO_FILE, term.line,
+                         _has_apostrophe(term.text))
+        self._finish(lines, allowlist, {})
 
     @classmethod
     def from_lexicons(
@@ -131,7 +135,8 @@ class KeywordDetector:
         known: KeywordDetector | None = None,
     ) -> KeywordDetector:
         """A detector over lexicon files, each (path, category) as `policies.lexicon.load_lexicon`
-        takes them, read a line at a time straight into the automaton.
+        takes them, read a line at a time; each line is kept compactly (`KeyedLines`) until
+        all are read and go into the automaton in key order.
 
         The automaton is the only index of the keys: a line whose key the same file already
         added is a duplicate -- the first line wins and the duplicate is logged, as the lexicon
@@ -146,8 +151,9 @@ class KeywordDetector:
         detector = cls.__new__(cls)  # `__init__` takes `Term`s
         detector._start(name, max_gap)
         marks = starts if starts is not None else ()
+        lines, duplicates = KeyedLines(), {}
         for origin, (path, category) in enumerate(files, start=_NO_FILE + 1):
-            duplicates = Duplicates(path)
+            duplicates[origin] = Duplicates(path)
             start = marks[origin - 1] if marks else START
             for written, key, term_category, line in read_lexicon(path, category, allowed_categories, start):
                 apostrophe = _has_apostrophe(written)
@@ -157,10 +163,10 @@ class KeywordDetector:
                         continue
                     if had is not None:
                         raise KnownKeyChanged(f"{path}:{line}: the term's key is already in the lexicons")
-                if not detector._add(key, term_category, origin, apostrophe):
-                    duplicates.add(line, key)
-            duplicates.log()
-        detector._finish(allowlist)
+                lines.append(key, term_category, origin, line, apostrophe)
+        detector._finish(lines, allowlist, duplicates)
+        for found in duplicates.values():
+            found.log()
         return detector
 
     def categories_of(self, key: str) -> tuple[str, ...] | None:
@@ -191,10 +197,22 @@ class KeywordDetector:
         self._counts: dict[str, int] = {}
         self._longest_key = 0
 
-    def _finish(self, allowlist: Iterable[str]) -> None:
+    def _finish(self, lines: KeyedLines, allowlist: Iterable[str], duplicates: Mapping[int, Duplicates]) -> None:
+        """Add `lines` and the allow phrases after them, in key order (see `key_order`); a line
+        that repeats its file's key is reported to that file's `duplicates`."""
         for phrase in allowlist:
-            self._add(_checked_key(phrase, f"keyword detector {self.name!r} allowlist"), None, _NO_FILE,
-                      _has_apostrophe(phrase))
+            lines.append(_checked_key(phrase, f"keyword detector {self.name!r} allowlist"), None, _NO_FILE, 0,
+                         _has_apostrophe(phrase))
+        automaton = self._automaton
+        top = lines.top_prefixes()
+        for prefix in top:  # the first levels' nodes, side by side
+            automaton.add_word(prefix, _PLACEHOLDER)
+        for key, category, origin, line, apostrophe in lines.in_key_order():
+            if not self._add(key, category, origin, apostrophe):
+                duplicates[origin].add(line, key)
+        for prefix in top:
+            if automaton.get(prefix) == _PLACEHOLDER:  # a prefix, not a key
+                automaton.remove_word(prefix)
         self._empty = len(self._automaton) == 0
         if not self._empty:
             self._automaton.make_automaton()
@@ -249,7 +267,7 @@ class KeywordDetector:
         encoded = _symbols(key)
         old: int | None = self._automaton.get(encoded, None)
         categories: tuple[str, ...] = ()
-        if old is None:
+        if old is None or old == _PLACEHOLDER:
             flags = 0
             if is_latin_word_char(key[0]):
                 flags |= _LATIN_START

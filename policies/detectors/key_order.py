@@ -1,0 +1,86 @@
+"""Lexicon lines collected as read and handed out in key order, for a cache-friendly trie.
+
+pyahocorasick allocates a trie node per key symbol as keys are added, one `malloc` each, so a
+trie's memory layout follows the order its keys arrived in. Added in file order, the nodes
+along any one path lie megabytes apart, and a scan of a million-term automaton, which walks
+such paths at every byte, waits on memory at almost every step. Added in sorted order, each
+subtree's nodes lie together; and the nodes of the first three levels, which nearly every
+scan step visits, are allocated before any other, side by side (`top_prefixes`).
+
+A million-term build holds every line until it is sorted, so the lines are kept in a few flat
+buffers, about 40 bytes a line: the keys' UTF-8 back to back, the category of each (a string
+shared by many lines) and small numbers in arrays. Sorting goes one bucket of keys (those
+sharing their first two bytes) at a time, so only one bucket's keys are ever objects at once.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator
+
+#: Keys are sorted in buckets by their first two bytes; the trie's first three levels (each
+#: bucket's two bytes and the third bytes its keys go on with) are allocated first.
+_BUCKET_BYTES = 2
+
+#: (key, category or None for an allow phrase, origin file, line number, written with an apostrophe)
+KeyedLine = tuple[str, str | None, int, int, bool]
+
+
+class KeyedLines:
+    """Lines in read order; `in_key_order` yields them sorted by key, lines with equal keys
+    in the order they were read (so the first line of a key is still the first added)."""
+
+    def __init__(self) -> None:
+        self._utf8 = bytearray()  # every key, back to back
+        self._ends = array("Q")  # where each key ends in `_utf8`
+        self._categories: list[str | None] = []
+        self._shared: dict[str, str] = {}
+        self._origins = array("I")
+        self._lines = array("I")
+        self._apostrophes = bytearray()
+        self._buckets: dict[bytes, array[int]] = {}  # first bytes -> indices of its lines, in order
+        self._third_bytes: dict[bytes, bytearray] = {}  # first bytes -> a flag per byte that follows them
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def append(self, key: str, category: str | None, origin: int, line: int, apostrophe: bool) -> None:
+        encoded = key.encode("utf-8")
+        index = len(self._ends)
+        self._utf8 += encoded
+        self._ends.append(len(self._utf8))
+        # Each line's category is a string of its own as read: keep one of each.
+        self._categories.append(None if category is None else self._shared.setdefault(category, category))
+        self._origins.append(origin)
+        self._lines.append(line)
+        self._apostrophes.append(apostrophe)
+        head = encoded[:_BUCKET_BYTES]
+        bucket = self._buckets.get(head)
+        if bucket is None:
+            bucket = self._buckets[head] = array("I")
+            self._third_bytes[head] = bytearray(256)
+        bucket.append(index)
+        if len(encoded) > _BUCKET_BYTES:
+            self._third_bytes[head][encoded[_BUCKET_BYTES]] = 1
+
+    def in_key_order(self) -> Iterator[KeyedLine]:
+        """The lines sorted by the UTF-8 bytes of their keys (code point order), stably."""
+        utf8, ends = bytes(self._utf8), self._ends  # a `bytes` slice is the smaller sort key
+        self._utf8 = bytearray()
+
+        def start(index: int) -> int:
+            return ends[index - 1] if index else 0
+
+        for head in sorted(self._buckets):
+            indices = self._buckets[head]
+            for index in sorted(indices, key=lambda i: utf8[start(i) : ends[i]]):
+                yield (utf8[start(index) : ends[index]].decode("utf-8"), self._categories[index],
+                       self._origins[index], self._lines[index], self._apostrophes[index] == 1)
+
+    def top_prefixes(self) -> list[str]:
+        """The distinct prefixes of up to three bytes of the keys, as automaton symbols (one
+        character per byte), shortest first: the trie's first levels, breadth first."""
+        prefixes = {head[:length] for head in self._buckets for length in range(1, len(head) + 1)}
+        for head, flags in self._third_bytes.items():
+            prefixes.update(head + bytes((third,)) for third, flag in enumerate(flags) if flag)
+        return [prefix.decode("latin-1") for prefix in sorted(prefixes, key=lambda prefix: (len(prefix), prefix))]
