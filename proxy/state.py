@@ -36,9 +36,9 @@ class Settings:
     audit: AuditConfig = field(default_factory=AuditConfig)
     client_keys: ClientKeys | None = None
     # Texts longer than this are guarded on the thread pool under `guard_timeout_seconds`: 4 KB
-    # dense with identifiers cost about 1.6 ms inline. Crafted runs of digits and slashes
-    # ("1/1/1...") cost phonenumbers up to ~140 µs a character, so such a 4 KB text can still
-    # hold the event loop for about half a second; below this, a thread hop costs more than it saves.
+    # dense with identifiers cost about 1.6 ms inline. The worst 4 KB texts we found cost 10-15 ms
+    # (a run of "1/1/1..." after 电话, 1,170 e-mail addresses, 178 numbers after "tel:" each),
+    # which is how long one can hold the event loop; below this, a thread hop costs more than it saves.
     guard_inline_chars: int = 4 * 1024
     guard_timeout_seconds: float = 10.0
 
