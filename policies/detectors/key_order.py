@@ -10,7 +10,8 @@ scan step visits, are allocated before any other, side by side (`top_prefixes`).
 A million-term build holds every line until it is sorted, so the lines are kept in a few flat
 buffers, about 40 bytes a line: the keys' UTF-8 back to back, the category of each (a string
 shared by many lines) and small numbers in arrays. Sorting goes one bucket of keys (those
-sharing their first two bytes) at a time, so only one bucket's keys are ever objects at once.
+sharing their first two bytes, then two more where a bucket is big) at a time, so only a
+bucket's keys are ever objects at once.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from collections.abc import Iterator
 #: Keys are sorted in buckets by their first two bytes; the trie's first three levels (each
 #: bucket's two bytes and the third bytes its keys go on with) are allocated first.
 _BUCKET_BYTES = 2
+
+#: The most keys sorted as one list of objects; a bigger bucket is split further first.
+SORTED_AT_ONCE = 65_536
 
 #: (key, category or None for an allow phrase, origin file, line number, written with an apostrophe)
 KeyedLine = tuple[str, str | None, int, int, bool]
@@ -67,15 +71,34 @@ class KeyedLines:
         """The lines sorted by the UTF-8 bytes of their keys (code point order), stably."""
         utf8, ends = bytes(self._utf8), self._ends  # a `bytes` slice is the smaller sort key
         self._utf8 = bytearray()
-
-        def start(index: int) -> int:
-            return ends[index - 1] if index else 0
-
         for head in sorted(self._buckets):
-            indices = self._buckets[head]
-            for index in sorted(indices, key=lambda i: utf8[start(i) : ends[i]]):
-                yield (utf8[start(index) : ends[index]].decode("utf-8"), self._categories[index],
+            for index in self._sorted(utf8, self._buckets[head], _BUCKET_BYTES):
+                yield (utf8[self._start(index) : ends[index]].decode("utf-8"), self._categories[index],
                        self._origins[index], self._lines[index], self._apostrophes[index] == 1)
+
+    def _sorted(self, utf8: bytes, indices: array[int], known: int) -> Iterator[int]:
+        """`indices` (of keys that share their first `known` bytes) in key order, stably. A
+        bucket too big to sort at once (a list of URLs: every key starts `www`) is split by
+        the next two bytes first, so no more than `SORTED_AT_ONCE` keys are objects at once."""
+        ends, start = self._ends, self._start
+        if len(indices) <= SORTED_AT_ONCE:
+            yield from sorted(indices, key=lambda i: utf8[start(i) : ends[i]])
+            return
+        groups: dict[bytes, array[int]] = {}
+        for index in indices:
+            at = start(index) + known
+            group = groups.get(utf8[at : min(at + _BUCKET_BYTES, ends[index])])
+            if group is None:
+                group = groups[utf8[at : min(at + _BUCKET_BYTES, ends[index])]] = array("I")
+            group.append(index)
+        for next_bytes in sorted(groups):  # b"" (keys that end here) first, as a prefix sorts first
+            if next_bytes:
+                yield from self._sorted(utf8, groups[next_bytes], known + _BUCKET_BYTES)
+            else:
+                yield from groups[next_bytes]  # equal keys, in the order they were read
+
+    def _start(self, index: int) -> int:
+        return self._ends[index - 1] if index else 0
 
     def top_prefixes(self) -> list[str]:
         """The distinct prefixes of up to three bytes of the keys, as automaton symbols (one

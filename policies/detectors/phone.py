@@ -30,7 +30,7 @@ from typing import Any
 import phonenumbers
 from phonenumbers import PhoneNumberMatch
 from phonenumbers.phonenumbermatcher import _OPENING_PARENS
-from phonenumbers.phonenumberutil import _PLUS_CHARS, _VALID_PUNCTUATION
+from phonenumbers.phonenumberutil import _PLUS_CHARS, _REGEX_FLAGS, _VALID_PUNCTUATION
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
@@ -91,7 +91,10 @@ class CandidatePhoneRecognizer(PhoneRecognizer):
     def _matches(self, text: str) -> list[Any]:
         """`PhoneNumberMatcher`'s matches over the regions that can still add a span, read a
         piece at a time where a `+` after a number's digits begins another (`_NEXT_PLUS`)."""
-        cuts = [plus.start() for plus in _NEXT_PLUS.finditer(text)]
+        # Cut where only punctuation is left before the `+`: a candidate may end in `#` or read
+        # the letter after it (`… ext 1#a+`), so all but that punctuation stays with the number.
+        cuts = [plus.end() - _PUNCTUATION_RUN.match(plus.group()[::-1]).end()  # type: ignore[union-attr]
+                for plus in _NEXT_PLUS.finditer(text)]
         if not cuts:
             return self._matches_in(text)
         matches: list[Any] = []
@@ -149,16 +152,19 @@ DATES_CHECKED_IN = frozenset({*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "CN"})
 _DATE = re.compile(r"(?:19|20)[0-9]{2}(?:([-/.])[01]?[0-9]\1[0-3]?[0-9]|[-‐‑–—~～](?:19|20)[0-9]{2})")
 _OPENING_BRACKETS = "([（［"
 _PLUS = re.compile(f"[{_PLUS_CHARS}]")
-#: What stands between a digit and the next `+` with no digit in it, cut before: no candidate
-#: of phonenumbers holds a `+` after a digit (they start with at most two plus signs or
-#: brackets, each with punctuation, then digits, punctuation and an extension, which ends in
-#: digits), so it reads the text on either side of the cut apart. It tests the character
-#: before a candidate only when the candidate starts with no bracket or `+`, and the character
-#: after one, which each piece keeps. So `+44 20 7946 0958 +1 415 555 2671` and `tel: +1 (415)
-#: 555-2671 tel: +1 …` are read a number at a time, each ended by the first region that matches
-#: it (nine regions read each of 235 such numbers in a row otherwise: 80 ms; 178 numbers with
-#: a `tel:` before each, 60 ms).
-_NEXT_PLUS = re.compile(rf"(?<=\d)\D*(?=[{_PLUS_CHARS}])")
+#: What stands between a digit and the next `+`, digits aside. No candidate of
+#: phonenumbers holds a `+` after a digit (they start with at most two plus signs or brackets,
+#: each with punctuation, then digits, punctuation and an extension, which ends in digits or
+#: `#`), so the text is read apart on either side of a cut in it: `_matches` cuts where only
+#: punctuation is left before the `+` (right after the digit when nothing else is there).
+#: phonenumbers tests the character before a candidate only when the candidate starts with no
+#: bracket or `+`, and the character after one, which each piece keeps. So `+44 20 7946 0958
+#: +1 415 555 2671` and `tel: +1 (415) 555-2671 tel: +1 …` are read a number at a time, each
+#: ended by the first region that matches it (nine regions read each of 235 such numbers in a
+#: row otherwise: 80 ms; 178 numbers with a `tel:` before each, 60 ms).
+_NEXT_PLUS = re.compile(rf"(?<=\d)[^\d{_PLUS_CHARS}]*(?=[{_PLUS_CHARS}])")
+#: A run of phonenumbers' punctuation (read on a reversed string: the run that ends one).
+_PUNCTUATION_RUN = re.compile(rf"[{_VALID_PUNCTUATION}]*", _REGEX_FLAGS)  # `X` too, as phonenumbers reads it
 #: The fewest digits of a valid number in international form (Austria's, Germany's and Iran's
 #: shortest: a two-digit country code and four digits), checked against phonenumbers'
 #: metadata by the tests.

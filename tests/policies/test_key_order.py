@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from policies.detectors import key_order
 from policies.detectors.key_order import KeyedLines
 from policies.detectors.keywords import KeywordDetector
 from policies.normalize import fold
@@ -22,14 +24,17 @@ def _lines(keys: list[str]) -> KeyedLines:
 
 
 @settings(max_examples=200)
-@given(st.lists(st.text(st.sampled_from("ab中文é\U0001f600"), min_size=1, max_size=5), max_size=40))
+@given(st.lists(st.text(st.sampled_from("ab中文é\U0001f600"), min_size=1, max_size=7), max_size=40))
 def test_lines_come_sorted_by_utf8_and_stably(keys: list[str]) -> None:
-    out = list(_lines(keys).in_key_order())
     expected = sorted(range(len(keys)), key=lambda i: keys[i].encode("utf-8"))  # stable
-    assert [line[3] - 1 for line in out] == expected
-    for key, category, origin, number, apostrophe in out:  # every field is the line's own
-        assert key == keys[number - 1]
-        assert (category, origin, apostrophe) == ("A.1.a" if number % 2 else None, number % 3, number % 5 == 0)
+    for at_once in (key_order.SORTED_AT_ONCE, 1, 3):  # big buckets are split by their next bytes
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(key_order, "SORTED_AT_ONCE", at_once)
+            out = list(_lines(keys).in_key_order())
+        assert [line[3] - 1 for line in out] == expected
+        for key, category, origin, number, apostrophe in out:  # every field is the line's own
+            assert key == keys[number - 1]
+            assert (category, origin, apostrophe) == ("A.1.a" if number % 2 else None, number % 3, number % 5 == 0)
 
 
 def test_top_prefixes_are_the_first_three_levels_breadth_first() -> None:

@@ -510,6 +510,7 @@ NUMBERS_SIDE_BY_SIDE = st.sampled_from([
     "+44 20 7946 0958", "+1 415-555-2671", "+(1) 415 555 2671", "+86 138 1234 5678", "+ +44 20 7946 0958", "＋852 9123 4567",
     "020 7946 0958", "(415) 555-2671", "0958", "2024-11-27", "x", " x", "ext. 12", ":30", "%", "$", "tel", "a",
     " ", "  ", "/", "(", ")", "-", ".", "+", "＋", "+1", "1", "12", "tel: ", "电话", "号码：", "# 12", ";ext=", "08:00",
+    "#", "#1#", "ext 5#", "＃", "%", "a+", "( X", "（X", "+ +44 20 7946 0958",
 ])
 
 
@@ -520,6 +521,22 @@ def test_reading_apart_the_numbers_a_plus_begins_answers_as_presidio_does(pieces
     time, cut between a number's digits and the `+` of the next (whatever else stands between
     them but digits): the same answers as Presidio's reading of the whole."""
     text = "".join(pieces)
+    expected = sorted(
+        (r.start, r.end, PHONE.INTERNATIONAL_SCORE if text[r.start] in "+＋" else r.score)
+        for r in STOCK_PHONE.analyze(text, ["PHONE_NUMBER"])
+    )
+    assert sorted((r.start, r.end, r.score) for r in PHONE.analyze(text, ["PHONE_NUMBER"])) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "020 7946 0958 #1#a+",  # an extension may end in `#`: the letter after it decides (review)
+    "+1 415-555-2671 ext 5#a+",
+    "555-267112a++44 20 7946 0958 ",  # two plus signs lead one number
+    "095812:+ +44 20 7946 0958)",
+    " ＋555-2671（X＋852 9123 4567",  # `X` is punctuation to phonenumbers, in either case
+    "12()x12 ( X+1 415-555-2671(",
+])
+def test_reading_apart_at_a_plus_keeps_what_phonenumbers_reads_around_it(text: str) -> None:
     expected = sorted(
         (r.start, r.end, PHONE.INTERNATIONAL_SCORE if text[r.start] in "+＋" else r.score)
         for r in STOCK_PHONE.analyze(text, ["PHONE_NUMBER"])
