@@ -14,7 +14,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from policies.findings import SEVERITY, Action, Direction
 from proxy.audit import client_id
 from proxy.errors import BadRequest, GuardUnavailable, NotFound, UpstreamUnavailable, error_response
-from proxy.flow import Flow
+from proxy.flow import Flow, guard_weight
 from proxy.guarding import SlotsVerdict, guard_slots
 from proxy.openai import Route, may_shadow_keys, request_slots, response_slots
 from proxy.relay import relay_stream
@@ -97,8 +97,8 @@ async def guarded(request: web.Request, route: Route) -> web.StreamResponse:
     slots = request_slots(route, body)
     if isinstance(body.get("model"), str):
         request[MODEL] = flow.model = body["model"]
-    size = sum(len(slot.text) for slot in slots)
-    verdict = await flow.run(size, Direction.PROMPT, guard_slots, flow.policy, slots, Direction.PROMPT,
+    weight = sum(guard_weight(slot.text) for slot in slots)
+    verdict = await flow.run(weight, Direction.PROMPT, guard_slots, flow.policy, slots, Direction.PROMPT,
                              state.metrics, flow.audit_salt, flow.client)
     if not flow.audit(Direction.PROMPT, verdict.action, verdict.audit):
         raise GuardUnavailable("The audit trail cannot be written, so the request was not forwarded")
@@ -143,7 +143,7 @@ async def _guarded_json(flow: Flow, data: bytes, headers: Any, status: int) -> w
     except orjson.JSONDecodeError:
         flow.state.metrics.upstream_errors.labels("protocol").inc()
         raise UpstreamUnavailable("The upstream returned a body that is not valid JSON") from None
-    action, changed, audit = await flow.run(len(data), Direction.COMPLETION, _guard_response, flow, body)
+    action, changed, audit = await flow.run(guard_weight(data), Direction.COMPLETION, _guard_response, flow, body)
     if not flow.audit(Direction.COMPLETION, action, audit):
         raise GuardUnavailable("The audit trail cannot be written, so the answer was not returned")
     flow.state.learn_model(body.get("model") if isinstance(body, dict) else None)

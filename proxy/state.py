@@ -35,10 +35,11 @@ class Settings:
     reload_poll_seconds: float = 1.0
     audit: AuditConfig = field(default_factory=AuditConfig)
     client_keys: ClientKeys | None = None
-    # Texts longer than this are guarded on the thread pool under `guard_timeout_seconds`: 4 KB
-    # dense with identifiers cost about 1.6 ms inline. The worst 4 KB texts we found cost 10-15 ms
-    # (a run of "1/1/1..." after 电话, 1,170 e-mail addresses, 178 numbers after "tel:" each),
-    # which is how long one can hold the event loop; below this, a thread hop costs more than it saves.
+    # Texts heavier than this (`flow.guard_weight`: characters, digits weighing 12) are guarded on
+    # the thread pool under `guard_timeout_seconds`: 4 KB dense with identifiers cost about 1.6 ms
+    # inline. The worst texts we found that stay inline cost 10-15 ms (a run of "1/1/1..." after
+    # 电话, 1,170 e-mail addresses), which is how long one can hold the event loop; below this, a
+    # thread hop costs more than it saves.
     guard_inline_chars: int = 4 * 1024
     guard_timeout_seconds: float = 10.0
 
