@@ -12,14 +12,14 @@ before that run can be released; prose ending in other Chinese characters holds 
 from __future__ import annotations
 
 from policies.detectors.phone import PUNCTUATION
-from policies.light_view import NUMERAL_DIGITS, light_fold
+from policies.light_view import NUMERAL_DIGITS, PLATE_PROVINCES, light_fold
 
 _PUNCTUATION = frozenset("@._%+-:/?#=&~()[]'!$*,;·（）")  # full-width brackets: `（+86）`, `（0755）`
 #: What may stand between two digit groups: spaces, dashes, and every other separator the
 #: phone matcher reads between digits (en dashes, thin spaces, full-width hyphens ...).
 _GROUP_SEPARATORS = frozenset(" -\u3000\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f"
                               "\u2010\u2011\u2012\u2013\u2014\u2015") | (frozenset(PUNCTUATION) - frozenset("x+([（［"))
-_PLATE_PROVINCES = frozenset("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼")
+_PLATE_PROVINCES = frozenset(PLATE_PROVINCES)  # Traditional forms too (`粵B12345`)
 
 
 def _folded(ch: str) -> str:
