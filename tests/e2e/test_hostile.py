@@ -320,7 +320,7 @@ async def test_a_small_prompt_of_crafted_numbers_does_not_stall_others(hostile: 
     print(f"\n4 KB of crafted numbers: answered in {elapsed * 1000:.0f} ms; /healthz meanwhile: "
           f"{len(latencies)} requests, slowest {max(latencies) * 1000:.0f} ms")
     assert status == 200
-    assert max(latencies) < 0.06
+    assert max(latencies) < elapsed / 3  # held inline, the slowest waits about as long as the guard
 
 
 async def test_ten_megabyte_string_over_the_limit_is_413(default_policy: Policy) -> None:
