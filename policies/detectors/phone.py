@@ -19,6 +19,10 @@ its `+` and country code (`+44 20 7946 0958`), scores `INTERNATIONAL_SCORE` (0.5
 threshold) instead of 0.4. phonenumbers has checked it against that country's numbering plan,
 and such a number leaked into a completion is personal data whether or not a word like
 "phone" stands before it. A national number (`020 7946 0958`) still needs a context word.
+
+One more, on texts no one writes: phonenumbers gives up on a text after 65,535 candidates it
+rejected. A text read in pieces (`_matches`) gives each piece that budget, so in a text of more
+than that many non-numbers (`1 a 1 a …`, 280 KB) a number after them is still found (review).
 """
 
 from __future__ import annotations
