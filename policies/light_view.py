@@ -16,7 +16,6 @@ import re2
 
 from policies.char_tails import TailCounter
 from policies.ignorable import DEFAULT_IGNORABLE
-from policies.normalize import with_traditional_forms
 
 # --- The light fold: what PII recognizers read ---------------------------------------------
 # Identifiers need their separators and their case, so this fold only undoes what hides an
@@ -44,13 +43,9 @@ NUMERAL_DIGITS: dict[str, str] = {
     c: str(int(unicodedata.numeric(c))) for c in "〇零一壹幺二贰貳貮兩三叁叄參四肆五伍六陆陸七柒八捌九玖"
 } | {"○": "0", "两": "2"}
 #: The fewest digits and numerals in a run the view reads: as many as the phone matcher's
-#: shortest candidate has characters (`phone.CANDIDATE`); shorter identifiers are not read,
-#: except a vehicle plate's serial (`粤B一二三四五`), which has a province and a letter before it.
+#: shortest candidate has characters (`phone.CANDIDATE`); shorter identifiers are not read.
 NUMERAL_RUN_DIGITS = 7
 NUMERAL_RUN_NUMERALS = 2
-#: Province characters a vehicle plate starts with, Traditional forms too (`粵B12345` is a
-#: Guangdong plate written in Hong Kong).
-PLATE_PROVINCES = with_traditional_forms("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼")
 _NUMERAL_CLASS = "".join(f"\\x{{{ord(c):x}}}" for c in NUMERAL_DIGITS)  # RE2 syntax
 #: Up to two spaces or dashes (any of the phone matcher's) between two digits of a run.
 _RUN_SEPARATORS = "[ \\-\u2010-\u2015\u2212]{0,2}"
@@ -61,10 +56,6 @@ _NUMERAL_PAIR = f"{_NUMERAL}{_RUN_SEPARATORS}{_DIGIT}|[0-9]{_RUN_SEPARATORS}{_NU
 #: A maximal run of `NUMERAL_RUN_DIGITS` or more digits and numerals. RE2: linear, and it
 #: skips the pairs of prose (`七八个`, `二〇二四年`) without a Python call each.
 _NUMERAL_RUN = re2.compile(f"(?:{_DIGIT}{_RUN_SEPARATORS}){{{NUMERAL_RUN_DIGITS - 1},}}{_DIGIT}")
-#: A plate whose serial (five or six letters, digits or numerals, after the province, the
-#: letter and maybe a dot) may be spelled partly in numerals: its numerals are read as digits.
-_PROVINCE_CLASS = "".join(f"\\x{{{ord(c):x}}}" for c in PLATE_PROVINCES)  # RE2 syntax
-_PLATE_RUN = re2.compile(f"[{_PROVINCE_CLASS}][A-HJ-NP-Z][·•・ -]?(?:[A-HJ-NP-Z0-9]|{_NUMERAL}){{5,6}}")
 _NUMERAL_TABLE = str.maketrans(NUMERAL_DIGITS)
 _SURROGATES = (0xD800, 0xDFFF)
 _ASTRAL = 0x10000
@@ -229,27 +220,23 @@ def light_view(text: str) -> LightView:
 
 
 def numerals_as_digits(text: str) -> str:
-    """`text` with each run of Chinese numerals the view reads as digits written in digits, and
-    the numerals of a plate's serial; the same object when there is none (`text` must have no
-    lone surrogate: RE2 reads UTF-8)."""
+    """`text` with each run of Chinese numerals the view reads as digits written in digits; the
+    same object when there is none (`text` must have no lone surrogate: RE2 reads UTF-8)."""
     if len(text) < NUMERAL_RUN_DIGITS:  # one character at a time, as the stream hold-back asks
         return text
-    spans = [run.span() for run in _NUMERAL_RUN.finditer(text) if _numerals_in(run.group()) >= NUMERAL_RUN_NUMERALS]
-    spans += [plate.span() for plate in _PLATE_RUN.finditer(text) if _numerals_in(plate.group())]
-    if not spans:
-        return text
     parts, done = [], 0
-    for start, end in sorted(spans):  # one for one: a plate inside a run is read the same twice
-        start = max(start, done)
-        parts += [text[done:start], text[start:end].translate(_NUMERAL_TABLE)]
-        done = max(done, end)
-    return "".join([*parts, text[done:]])
+    for run in _NUMERAL_RUN.finditer(text):
+        if _numerals_in(run.group()) >= NUMERAL_RUN_NUMERALS:
+            start, end = run.span()
+            parts += [text[done:start], run.group().translate(_NUMERAL_TABLE)]
+            done = end
+    return "".join([*parts, text[done:]]) if parts else text
 
 
 def has_numeral_run(data: bytes) -> bool:
     """Whether UTF-8 `data` has a run long enough for `numerals_as_digits` to read (maybe of
-    digits alone), or a plate: RE2 passes over bytes already encoded."""
-    return _NUMERAL_RUN.search(data) is not None or _PLATE_RUN.search(data) is not None
+    digits alone): a single RE2 pass over bytes already encoded."""
+    return _NUMERAL_RUN.search(data) is not None
 
 
 def _numerals_in(run: str) -> int:

@@ -29,10 +29,9 @@ from policies.detectors.cn_checksums import (
 )
 from policies.detectors.cn_recognizer import CONTEXT_AFTER, CONTEXT_BEFORE, ChineseIdRecognizer
 
-__all__ = ["CONTEXT_AFTER", "CONTEXT_BEFORE", "ENTITIES", "MAX_MATCH_CHARS", "PREFILTERS", "RECOGNIZER_CLASSES",
-           "chinese_recognizers"]
+__all__ = ["CONTEXT_AFTER", "CONTEXT_BEFORE", "ENTITIES", "MAX_MATCH_CHARS", "PLATE_PROVINCES", "PREFILTERS",
+           "RECOGNIZER_CLASSES", "chinese_recognizers"]
 from policies.detectors.prefilters import union_prefilter
-from policies.light_view import PLATE_PROVINCES
 from policies.normalize import with_traditional_forms
 
 # Full-width parentheses, as a Chinese input method types them around an area code.
@@ -60,9 +59,9 @@ _MOBILE_PREFIX = rf"(?:(?:\+|00)86[ -]?|[({_FW_OPEN}]\+?86[){_FW_CLOSE}][ -]?|86
 _MOBILE_SEGMENT = r"1(?:3[0-9]|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8[0-9]|9[0-35-9])"
 _AREA = r"(?:10|2[0-9]|[3-9][0-9]{2})"  # area code without its trunk 0
 _LOCAL = r"[1-9][0-9]{2,3}[ -]?[0-9]{4}"
-# Province characters (`light_view.PLATE_PROVINCES`, which reads plates spelled in numerals)
-# and the last character of special plates, also in Traditional form.
-_PLATE_PROVINCES = PLATE_PROVINCES
+#: Province characters a plate starts with, also in Traditional form (`粵B12345` is a Guangdong
+#: plate written in Hong Kong); the stream hold-back (`pii_hold`) reads them too.
+PLATE_PROVINCES = with_traditional_forms("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼")
 _PLATE_LETTER = "A-HJ-NP-Z"  # plates never use I or O
 _PLATE_SERIAL = (
     rf"(?:[DF][{_PLATE_LETTER}0-9][0-9]{{4}}|[0-9]{{5}}[DF]"
@@ -285,7 +284,7 @@ class LicensePlateRecognizer(ChineseIdRecognizer):
     PATTERNS = (
         (
             "cn_license_plate",
-            rf"(?<![0-9A-Za-z])(?-i:[{_PLATE_PROVINCES}][{_PLATE_LETTER}][·•・ -]?{_PLATE_SERIAL})"
+            rf"(?<![0-9A-Za-z])(?-i:[{PLATE_PROVINCES}][{_PLATE_LETTER}][·•・ -]?{_PLATE_SERIAL})"
             rf"{_RIGHT}",
             0.5,
         ),

@@ -11,8 +11,9 @@ before that run can be released; prose ending in other Chinese characters holds 
 
 from __future__ import annotations
 
+from policies.detectors.cn_ids import PLATE_PROVINCES
 from policies.detectors.phone import PUNCTUATION
-from policies.light_view import NUMERAL_DIGITS, PLATE_PROVINCES, light_fold
+from policies.light_view import NUMERAL_DIGITS, light_fold
 
 _PUNCTUATION = frozenset("@._%+-:/?#=&~()[]'!$*,;·（）")  # full-width brackets: `（+86）`, `（0755）`
 #: What may stand between two digit groups: spaces, dashes, and every other separator the

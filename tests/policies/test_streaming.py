@@ -113,8 +113,7 @@ UNICODE_IDENTIFIERS = [
     "手机 幺三八 一二三四 五六七八 ok",
     "手机 1三8-一二三四-5678 ok",
     "身份证 壹壹零壹零伍壹玖肆玖壹贰叁壹零零贰X，谢谢",
-    "车牌号粤B一二三四五，谢谢",  # a plate's serial, read as digits after its province and letter
-    "車牌 粵B·壹贰叁肆伍 ok",
+    "车牌号 粵B 12345，谢谢",  # a Traditional province character, then a space
 ]
 
 
