@@ -11,7 +11,7 @@ A million-term build holds every line until it is sorted, so the lines are kept 
 buffers, about 40 bytes a line: the keys' UTF-8 back to back, the category of each (a string
 shared by many lines) and small numbers in arrays. Sorting goes one bucket of keys (those
 sharing their first two bytes, then two more where a bucket is big) at a time, so only a
-bucket's keys are ever objects at once.
+bucket's keys are ever objects at once (all of them, where nearly all keys share a long start).
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from collections.abc import Iterator
 #: bucket's two bytes and the third bytes its keys go on with) are allocated first.
 _BUCKET_BYTES = 2
 
-#: The most keys sorted as one list of objects; a bigger bucket is split further first.
+#: The most keys sorted as one list of objects; a bigger bucket is split further first, if
+#: no part of it holds more than `_SPLIT_AT_MOST` of its keys.
 SORTED_AT_ONCE = 65_536
+_SPLIT_AT_MOST = 0.9
 
 #: (key, category or None for an allow phrase, origin file, line number, written with an apostrophe)
 KeyedLine = tuple[str, str | None, int, int, bool]
@@ -78,11 +80,17 @@ class KeyedLines:
 
     def _sorted(self, utf8: bytes, indices: array[int], known: int) -> Iterator[int]:
         """`indices` (of keys that share their first `known` bytes) in key order, stably. A
-        bucket too big to sort at once (a list of URLs: every key starts `www`) is split by
-        the next two bytes first, so no more than `SORTED_AT_ONCE` keys are objects at once."""
+        bucket too big to sort at once (a list of names: many keys start `zhang`) is split by
+        the next two bytes first, so no more than `SORTED_AT_ONCE` keys are objects at once,
+        unless nearly all go on alike (a list of URLs: `wwwexample…`), which is sorted at once
+        rather than split a byte pair at a time along the shared part."""
         ends, start = self._ends, self._start
+
+        def key(index: int) -> bytes:
+            return utf8[start(index) : ends[index]]
+
         if len(indices) <= SORTED_AT_ONCE:
-            yield from sorted(indices, key=lambda i: utf8[start(i) : ends[i]])
+            yield from sorted(indices, key=key)
             return
         groups: dict[bytes, array[int]] = {}
         for index in indices:
@@ -91,6 +99,9 @@ class KeyedLines:
             if group is None:
                 group = groups[utf8[at : min(at + _BUCKET_BYTES, ends[index])]] = array("I")
             group.append(index)
+        if max(map(len, groups.values())) > _SPLIT_AT_MOST * len(indices):
+            yield from sorted(indices, key=key)
+            return
         for next_bytes in sorted(groups):  # b"" (keys that end here) first, as a prefix sorts first
             if next_bytes:
                 yield from self._sorted(utf8, groups[next_bytes], known + _BUCKET_BYTES)
