@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import re2
+
 from policies.engine import Policy
 from policies.findings import Action, Direction
+from policies.light_view import NUMERAL_DIGITS
 from proxy.errors import GuardUnavailable
 from proxy.openai import Route
 from proxy.state import ProxyState
@@ -21,16 +25,44 @@ T = TypeVar("T")
 #: against ~0.4 ms for 1 KB of prose with six identifiers in it. Weighed so, a text that may be
 #: guarded inline holds at most ~340 digits, ~15 ms at that rate.
 DIGIT_WEIGHT = 12
-_DIGITS = b"0123456789"
-_FULL_WIDTH = b"\xef\xbc"  # the UTF-8 lead of U+FF00-U+FF3F: full-width digits, `＋`, `（`, letters
+_ASCII_DIGITS = b"0123456789"
 
 
-def guard_weight(text: str | bytes) -> int:
-    """What guarding `text` may cost, in characters of prose (see `DIGIT_WEIGHT`). Full-width
-    forms count as digits, since the guard reads `１２３` as `123`. A few µs a KB."""
-    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    digits = len(data) - len(data.translate(None, _DIGITS)) + data.count(_FULL_WIDTH)
-    return (len(text) if isinstance(text, str) else len(data)) + DIGIT_WEIGHT * digits
+def _other_digits_pattern() -> re2._Regexp:
+    """Runs of what the guard may read as digits besides ASCII ones: every other decimal digit
+    (Arabic-Indic, Thai, full-width, math bold …), other numbers (superscripts, circled) and
+    Chinese numerals. Built from `unicodedata` once, as explicit ranges (RE2 cannot subtract
+    ASCII from `\\p{Nd}`)."""
+    code_points = sorted({cp for cp in range(0x80, 0x20000) if unicodedata.category(chr(cp)) in ("Nd", "No")}
+                         | {ord(c) for c in NUMERAL_DIGITS})
+    ranges: list[list[int]] = []
+    for cp in code_points:
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    members = "".join(f"\\x{{{a:x}}}" + (f"-\\x{{{b:x}}}" if b > a else "") for a, b in ranges)
+    return re2.compile(f"[{members}]+")
+
+
+_OTHER_DIGITS = _other_digits_pattern()
+
+
+def guard_weight(texts: Iterable[str | bytes], limit: int) -> int:
+    """What guarding `texts` may cost, in characters of prose (see `DIGIT_WEIGHT`), as far as
+    it decides anything: texts longer than `limit` in all are not weighed further. ASCII digits
+    are counted on the UTF-8 bytes, other digits and numerals by one RE2 pass (a few µs a KB)."""
+    texts = list(texts)
+    length = sum(map(len, texts))
+    if length > limit:
+        return length
+    digits = 0
+    for text in texts:
+        data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+        digits += len(data) - len(data.translate(None, _ASCII_DIGITS))
+        if not data.isascii():
+            digits += sum(len(run.decode("utf-8", "replace")) for run in _OTHER_DIGITS.findall(data))
+    return length + DIGIT_WEIGHT * digits
 
 
 @dataclass

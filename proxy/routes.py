@@ -97,7 +97,7 @@ async def guarded(request: web.Request, route: Route) -> web.StreamResponse:
     slots = request_slots(route, body)
     if isinstance(body.get("model"), str):
         request[MODEL] = flow.model = body["model"]
-    weight = sum(guard_weight(slot.text) for slot in slots)
+    weight = guard_weight((slot.text for slot in slots), state.settings.guard_inline_chars)
     verdict = await flow.run(weight, Direction.PROMPT, guard_slots, flow.policy, slots, Direction.PROMPT,
                              state.metrics, flow.audit_salt, flow.client)
     if not flow.audit(Direction.PROMPT, verdict.action, verdict.audit):
@@ -143,7 +143,8 @@ async def _guarded_json(flow: Flow, data: bytes, headers: Any, status: int) -> w
     except orjson.JSONDecodeError:
         flow.state.metrics.upstream_errors.labels("protocol").inc()
         raise UpstreamUnavailable("The upstream returned a body that is not valid JSON") from None
-    action, changed, audit = await flow.run(guard_weight(data), Direction.COMPLETION, _guard_response, flow, body)
+    weight = guard_weight([data], flow.state.settings.guard_inline_chars)
+    action, changed, audit = await flow.run(weight, Direction.COMPLETION, _guard_response, flow, body)
     if not flow.audit(Direction.COMPLETION, action, audit):
         raise GuardUnavailable("The audit trail cannot be written, so the answer was not returned")
     flow.state.learn_model(body.get("model") if isinstance(body, dict) else None)

@@ -307,11 +307,13 @@ async def test_other_requests_are_not_stalled_by_a_big_guard(hostile: Hostile) -
     assert max(latencies) < 0.25
 
 
-async def test_a_small_prompt_of_crafted_numbers_does_not_stall_others(hostile: Hostile) -> None:
+@pytest.mark.parametrize("digits", ["0123456789", "٠١٢٣٤٥٦٧٨٩", "𝟎𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖𝟗"], ids=["ascii", "arabic-indic", "math-bold"])
+async def test_a_small_prompt_of_crafted_numbers_does_not_stall_others(hostile: Hostile, digits: str) -> None:
     # 4 KB of made-up international numbers: each is read in all nine phone regions (~120 ms in
-    # all), so although it is short it goes to the guard's thread pool (`flow.guard_weight`).
+    # all), so although it is short it goes to the guard's thread pool (`flow.guard_weight`),
+    # in whatever script its digits are written (review).
     numbers = itertools.count(1_234_567, 7_919)
-    content = "".join(f"+{next(numbers)} " for _ in range(455))
+    content = "".join(f"+{next(numbers)} " for _ in range(455)).translate(str.maketrans("0123456789", digits))
     assert len(content) <= 4096
     body = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": content}]})
     started = time.perf_counter()

@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
+import pytest
+
 from proxy.flow import DIGIT_WEIGHT, guard_weight
 from proxy.state import Settings
 
+LIMIT = Settings.__dataclass_fields__["guard_inline_chars"].default
+
 
 def test_prose_weighs_its_characters() -> None:
-    assert guard_weight("hello, 世界") == len("hello, 世界")
-    assert guard_weight("hello, 世界".encode()) == len("hello, 世界".encode())  # an answer's JSON body
+    assert guard_weight(["hello, 世界"], LIMIT) == len("hello, 世界")
+    assert guard_weight(["hello, 世界".encode()], LIMIT) == len("hello, 世界".encode())  # an answer's JSON body
+    assert guard_weight(["hello", "世界"], LIMIT) == 7  # a request's texts together
 
 
-def test_digits_weigh_more_full_width_ones_too() -> None:
-    assert guard_weight("call 13812345678") == 16 + 11 * DIGIT_WEIGHT
-    assert guard_weight("１３８") == 3 + 3 * DIGIT_WEIGHT  # the guard reads them as digits
-    assert guard_weight(b'{"n": 42}') == 9 + 2 * DIGIT_WEIGHT
+@pytest.mark.parametrize("digits", [
+    "138", "１３８", "١٣٨", "๑๓๘", "𝟏𝟑𝟖", "¹³⁸", "①③⑧", "一三八",  # all read as digits somewhere in the guard
+])
+def test_digits_weigh_more_in_every_script(digits: str) -> None:
+    assert guard_weight([f"call {digits}"], LIMIT) == 5 + len(digits) * (1 + DIGIT_WEIGHT)
 
 
 def test_a_lone_surrogate_is_weighed_not_refused() -> None:
-    assert guard_weight("\ud800 1") == 3 + DIGIT_WEIGHT
+    assert guard_weight(["\ud800 1"], LIMIT) == 3 + DIGIT_WEIGHT
+
+
+def test_a_text_already_too_long_is_not_weighed_further() -> None:
+    big = "1" * (LIMIT + 1)
+    assert guard_weight([big], LIMIT) == len(big)
 
 
 def test_ordinary_prompts_stay_inline_and_crafted_numbers_do_not() -> None:
-    limit = Settings.__dataclass_fields__["guard_inline_chars"].default
     prose = ("我的手机是13812345678，邮箱 li.lei@example.com。Please call +44 20 7946 0958 tomorrow about "
              "the invoice for order 2024-11-27, and send the draft to the whole team before noon. ") * 6  # 1 KB
-    assert guard_weight(prose) <= limit
+    assert guard_weight([prose], LIMIT) <= LIMIT
     numbers = "".join(f"+{1_234_567 + 7_919 * i} " for i in range(455))  # ~4 KB: ~120 ms inline
-    assert len(numbers) <= limit < guard_weight(numbers)
+    assert len(numbers) <= LIMIT < guard_weight([numbers], LIMIT)
