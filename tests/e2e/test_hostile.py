@@ -331,11 +331,8 @@ async def test_a_small_prompt_of_crafted_numbers_does_not_stall_others(hostile: 
     assert max(latencies) < elapsed / 3  # held inline, the slowest waits about as long as the guard
 
 
-@pytest.mark.parametrize("digits", ["0123456789", "٠١٢٣٤٥٦٧٨٩"], ids=["ascii", "arabic-indic"])
-async def test_a_stream_chunk_of_crafted_numbers_does_not_stall_others(default_policy: Policy, digits: str) -> None:
-    # The same 4 KB of made-up numbers as one chunk of a stream: guarded on the thread pool too.
-    numbers = itertools.count(1_234_567, 7_919)
-    content = "".join(f"+{next(numbers)} " for _ in range(455)).translate(str.maketrans("0123456789", digits))
+def _one_chunk_upstream(content: str) -> web.Application:
+    """An upstream that streams `content` as one chunk, then stops."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
@@ -349,6 +346,15 @@ async def test_a_stream_chunk_of_crafted_numbers_does_not_stall_others(default_p
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", handler)
+    return app
+
+
+@pytest.mark.parametrize("digits", ["0123456789", "٠١٢٣٤٥٦٧٨٩"], ids=["ascii", "arabic-indic"])
+async def test_a_stream_chunk_of_crafted_numbers_does_not_stall_others(default_policy: Policy, digits: str) -> None:
+    # The same 4 KB of made-up numbers as one chunk of a stream: guarded on the thread pool too.
+    numbers = itertools.count(1_234_567, 7_919)
+    content = "".join(f"+{next(numbers)} " for _ in range(455)).translate(str.maketrans("0123456789", digits))
+    app = _one_chunk_upstream(content)
     async with (proxy_stack(default_policy, upstream_app=app) as stack,
                 openai.AsyncOpenAI(base_url=stack.base_url, api_key="sk-client", max_retries=0) as client):
 
@@ -364,6 +370,20 @@ async def test_a_stream_chunk_of_crafted_numbers_does_not_stall_others(default_p
           f"{len(latencies)} requests, slowest {max(latencies) * 1000:.0f} ms")
     assert text == default_policy.evaluate(content, Direction.COMPLETION).text  # as guarded whole
     assert max(latencies) < elapsed / 3
+
+
+async def test_a_stream_chunk_the_guard_cannot_finish_in_time_ends_the_stream(default_policy: Policy) -> None:
+    numbers = itertools.count(1_234_567, 7_919)
+    content = "mail li.lei@example.com " + "".join(f"+{next(numbers)} " for _ in range(455))
+    async with (proxy_stack(default_policy, upstream_app=_one_chunk_upstream(content), guard_timeout_seconds=0.01) as stack,
+                openai.AsyncOpenAI(base_url=stack.base_url, api_key="sk-client", max_retries=0) as client):
+        stream = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "numbers, please"}], stream=True)
+        received = []
+        with pytest.raises(openai.APIError, match="could not finish"):
+            async for chunk in stream:
+                received.extend(choice.delta.content or "" for choice in chunk.choices)
+    assert "li.lei" not in "".join(received)  # nothing of the unguarded chunk went out
 
 
 async def test_ten_megabyte_string_over_the_limit_is_413(default_policy: Policy) -> None:
