@@ -10,7 +10,7 @@ import re
 import threading
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import re2
 
@@ -125,6 +125,12 @@ def _re_range(first: int, last: int) -> str:
 
 def _re2_range(first: int, last: int) -> str:
     return f"\\x{{{first:x}}}" + ("" if first == last else f"-\\x{{{last:x}}}")
+
+
+def re2_class(code_points: Iterable[int]) -> str:
+    """An RE2 character class of exactly `code_points` (none of them a lone surrogate), as
+    ranges: for a set RE2's own classes cannot name (`\\p{Nd}` without ASCII, say)."""
+    return "[" + "".join(_re2_range(a, b) for a, b in _ranges(sorted(set(code_points)))) + "]"
 
 
 _light_tables: _LightTables | None = None

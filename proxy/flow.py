@@ -12,7 +12,7 @@ import re2
 
 from policies.engine import Policy
 from policies.findings import Action, Direction
-from policies.light_view import NUMERAL_DIGITS
+from policies.light_view import NUMERAL_DIGITS, re2_class
 from proxy.errors import GuardUnavailable
 from proxy.openai import Route
 from proxy.state import ProxyState
@@ -31,18 +31,9 @@ _ASCII_DIGITS = b"0123456789"
 def _other_digits_pattern() -> re2._Regexp:
     """Runs of what the guard may read as digits besides ASCII ones: every other decimal digit
     (Arabic-Indic, Thai, full-width, math bold …), other numbers (superscripts, circled) and
-    Chinese numerals. Built from `unicodedata` once, as explicit ranges (RE2 cannot subtract
-    ASCII from `\\p{Nd}`)."""
-    code_points = sorted({cp for cp in range(0x80, 0x20000) if unicodedata.category(chr(cp)) in ("Nd", "No")}
-                         | {ord(c) for c in NUMERAL_DIGITS})
-    ranges: list[list[int]] = []
-    for cp in code_points:
-        if ranges and ranges[-1][1] == cp - 1:
-            ranges[-1][1] = cp
-        else:
-            ranges.append([cp, cp])
-    members = "".join(f"\\x{{{a:x}}}" + (f"-\\x{{{b:x}}}" if b > a else "") for a, b in ranges)
-    return re2.compile(f"[{members}]+")
+    Chinese numerals, from `unicodedata` once."""
+    others = [cp for cp in range(0x80, 0x20000) if unicodedata.category(chr(cp)) in ("Nd", "No")]
+    return re2.compile(re2_class([*others, *map(ord, NUMERAL_DIGITS)]) + "+")
 
 
 _OTHER_DIGITS = _other_digits_pattern()

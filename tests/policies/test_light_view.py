@@ -19,6 +19,7 @@ from policies.light_view import (
     light_view,
     numeral_gate,
     numerals_as_digits,
+    re2_class,
 )
 
 # (original, view, whether positions are unchanged)
@@ -168,3 +169,9 @@ def test_the_numeral_gate_fires_on_every_text_with_a_run() -> None:
         assert gate.search(text), text
     for text in ["一个人", "第一名", "1234567", "一千二百", "十一月", "1 - 一"]:
         assert not gate.search(text), text
+
+
+def test_re2_class_names_exactly_the_code_points_given() -> None:
+    assert re2_class([0x63, 0x61, 0x62, 0x7A, 0x61]) == "[\\x{61}-\\x{63}\\x{7a}]"
+    digits = re2.compile(re2_class(ord(c) for c in "١٢٣") + "+")
+    assert [m.group() for m in digits.finditer("a١٢ 3 ٣")] == ["١٢", "٣"]
