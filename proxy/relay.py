@@ -23,7 +23,7 @@ from policies.findings import SEVERITY, Action, Direction
 from policies.streaming import Release, StreamScanner
 from proxy.audit import finding_record
 from proxy.errors import GuardUnavailable, UpstreamUnavailable, error_body
-from proxy.flow import Flow, guard_weight
+from proxy.flow import DIGIT_WEIGHT, Flow, guard_weight
 from proxy.guarding import observe
 from proxy.openai import Route, stream_slots
 from proxy.sse import (
@@ -47,9 +47,9 @@ MAX_DELTA_CHARS = 64 * 1024
 #: bring hundreds of chunks at once, each scanned inline (tens of µs; more for a held-back run
 #: of digits), and the one write they make waits for the last.
 YIELD_AFTER_SECONDS = 0.002
-#: Events longer than this (a token chunk's JSON is ~150 characters) are weighed
-#: (`flow.guard_weight`), and a heavy one is guarded on the thread pool: an event of crafted
-#: numbers costs the phone matcher up to ~40 µs a digit. Shorter ones cost ~11 ms at worst.
+#: Events longer than this (a token chunk's JSON is ~150 characters) have their digits weighed
+#: (`flow.guard_weight`; shorter ones count their length), and a heavy one is guarded on the
+#: thread pool: an event of crafted numbers costs the phone matcher up to ~40 µs a digit.
 WEIGHED_FROM_CHARS = 256
 
 
@@ -85,6 +85,16 @@ class StreamGuard:
         self.template: dict[str, Any] = {}
         self.blocked: set[int] = set()
         self.saw_done = False
+
+    def weight(self, event: SSEEvent | SSEComment) -> int:
+        """What guarding `event` may cost (see `flow.guard_weight`): the event, and the text the
+        scanners hold back, which it rescans or flushes (`[DONE]` flushes every choice), all
+        weighed as if digits."""
+        if isinstance(event, SSEComment):
+            return 0
+        held = sum(scanner.pending_chars for scanner in self.scanners.values()) * (1 + DIGIT_WEIGHT)
+        limit = self.state.settings.guard_inline_chars
+        return held + (guard_weight([event.data], limit) if len(event.data) > WEIGHED_FROM_CHARS else len(event.data))
 
     def scanner(self, key: tuple[int, str]) -> StreamScanner:
         scanner = self.scanners.get(key)
@@ -274,11 +284,7 @@ async def relay_stream(
             out: list[bytes] = []  # everything one upstream read releases goes out in one write
             paused = time.perf_counter()
             for event in decoder.decode(raw):
-                if isinstance(event, SSEEvent) and len(event.data) > WEIGHED_FROM_CHARS:
-                    weight = guard_weight([event.data], state.settings.guard_inline_chars)
-                    out.extend(await flow.run(weight, Direction.COMPLETION, guard.on_event, event))
-                else:
-                    out.extend(guard.on_event(event))
+                out.extend(await flow.run(guard.weight(event), Direction.COMPLETION, guard.on_event, event))
                 if guard.done:
                     break
                 if time.perf_counter() - paused > YIELD_AFTER_SECONDS:
@@ -292,8 +298,8 @@ async def relay_stream(
             if guard.done:
                 break
         else:
-            for event in decoder.flush():
-                for piece in guard.on_event(event):
+            for event in decoder.flush():  # an event the upstream cut off at its end: weighed too
+                for piece in await flow.run(guard.weight(event), Direction.COMPLETION, guard.on_event, event):
                     await response.write(piece)
         if not guard.done:
             raise aiohttp.ClientPayloadError("the upstream stream ended without [DONE]")
@@ -318,6 +324,7 @@ async def relay_stream(
         metrics.fail_closed.labels("completion", "stream_broken").inc()
         await _send_error(response, f"The upstream stream failed: {type(exc).__name__}")
     except GuardUnavailable as exc:  # a chunk the guard could not finish in time (`Flow.run` counted it)
+        guard.worst = Action.BLOCK  # its text was not forwarded: the audit says so, whatever the thread finds later
         await _send_error(response, str(exc))
     finally:
         metrics.active_streams.dec()

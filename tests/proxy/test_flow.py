@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.flow import DIGIT_WEIGHT, guard_weight
+from proxy.flow import DIGIT_WEIGHT, SLOT_WEIGHT, guard_weight
 from proxy.state import Settings
 
 LIMIT = Settings.__dataclass_fields__["guard_inline_chars"].default
@@ -13,11 +13,13 @@ LIMIT = Settings.__dataclass_fields__["guard_inline_chars"].default
 def test_prose_weighs_its_characters() -> None:
     assert guard_weight(["hello, 世界"], LIMIT) == len("hello, 世界")
     assert guard_weight(["hello, 世界".encode()], LIMIT) == len("hello, 世界".encode())  # an answer's JSON body
-    assert guard_weight(["hello", "世界"], LIMIT) == 7  # a request's texts together
+    assert guard_weight(["hello", "世界"], LIMIT) == 7 + SLOT_WEIGHT  # each message costs something however short
+    assert guard_weight(["a"] * 4000, LIMIT) > LIMIT  # 4,000 one-letter messages: 77 ms inline
 
 
 @pytest.mark.parametrize("digits", [
     "138", "１３８", "١٣٨", "๑๓๘", "𝟏𝟑𝟖", "¹³⁸", "①③⑧", "一三八",  # all read as digits somewhere in the guard
+    "⼀⼆⼋", "\uf9b2\uf96b", "🈩🈔", "\uffee",  # Kangxi, compatibility ideographs, enclosed: fold to numerals (review)
 ])
 def test_digits_weigh_more_in_every_script(digits: str) -> None:
     assert guard_weight([f"call {digits}"], LIMIT) == 5 + len(digits) * (1 + DIGIT_WEIGHT)
