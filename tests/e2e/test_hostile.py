@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
@@ -34,6 +35,7 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 
 from policies.engine import Policy
 from policies.findings import Direction
+from proxy.audit import AuditConfig
 from tests.support.bad_upstreams import (
     DONE,
     chat_chunk,
@@ -399,10 +401,14 @@ async def test_a_stream_cut_off_in_its_last_event_is_weighed_too(default_policy:
     assert max(latencies) < elapsed / 3
 
 
-async def test_a_stream_chunk_the_guard_cannot_finish_in_time_ends_the_stream(default_policy: Policy) -> None:
+async def test_a_stream_chunk_the_guard_cannot_finish_in_time_ends_the_stream(
+    default_policy: Policy, tmp_path: Path
+) -> None:
     numbers = itertools.count(1_234_567, 7_919)
     content = "mail li.lei@example.com " + "".join(f"+{next(numbers)} " for _ in range(455))
-    async with (proxy_stack(default_policy, upstream_app=_one_chunk_upstream(content), guard_timeout_seconds=0.01) as stack,
+    audit = AuditConfig(path=tmp_path / "audit.jsonl", salt=b"test-salt")
+    async with (proxy_stack(default_policy, upstream_app=_one_chunk_upstream(content), guard_timeout_seconds=0.01,
+                            audit=audit) as stack,
                 openai.AsyncOpenAI(base_url=stack.base_url, api_key="sk-client", max_retries=0) as client):
         stream = await client.chat.completions.create(
             model="m", messages=[{"role": "user", "content": "numbers, please"}], stream=True)
@@ -411,6 +417,8 @@ async def test_a_stream_chunk_the_guard_cannot_finish_in_time_ends_the_stream(de
             async for chunk in stream:
                 received.extend(choice.delta.content or "" for choice in chunk.choices)
     assert "li.lei" not in "".join(received)  # nothing of the unguarded chunk went out
+    records = [orjson.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [(r["direction"], r["action"]) for r in records] == [("prompt", "allow"), ("completion", "block")]
 
 
 async def test_ten_megabyte_string_over_the_limit_is_413(default_policy: Policy) -> None:
