@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -87,13 +89,21 @@ class Flow:
         """Run guard work: inline when the text is light (`guard_weight`; the common case, well
         under a millisecond), else on the guard's thread pool under the time budget, so neither
         a 10 MB prompt nor 4 KB of crafted numbers can stall every other request. Past the
-        budget the request fails closed (503)."""
+        budget the request fails closed (503). A request cancelled meanwhile (its client went
+        away) still waits, within the budget, for the work it started: a thread cannot be
+        stopped, and what it finds belongs in the audit record written after it."""
         settings = self.state.settings
         if weight <= settings.guard_inline_chars:
             return work(*args)
         future = asyncio.get_running_loop().run_in_executor(self.state.guard_executor, work, *args)
+        started = time.perf_counter()
         try:
-            return await asyncio.wait_for(future, settings.guard_timeout_seconds)
+            return await asyncio.wait_for(asyncio.shield(future), settings.guard_timeout_seconds)
+        except asyncio.CancelledError:
+            left = settings.guard_timeout_seconds - (time.perf_counter() - started)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(future), max(0.0, left))
+            raise
         except TimeoutError:
             self.state.metrics.fail_closed.labels(str(direction), "guard_timeout").inc()
             raise GuardUnavailable(

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+
 import pytest
 
-from proxy.flow import DIGIT_WEIGHT, SLOT_WEIGHT, guard_weight
-from proxy.state import Settings
+from policies.engine import Policy
+from policies.findings import Direction
+from proxy.app import create_app
+from proxy.flow import DIGIT_WEIGHT, SLOT_WEIGHT, Flow, guard_weight
+from proxy.openai import Route
+from proxy.state import STATE, Settings
+from proxy.upstream import UpstreamConfig
 
 LIMIT = Settings.__dataclass_fields__["guard_inline_chars"].default
 
@@ -40,3 +49,24 @@ def test_ordinary_prompts_stay_inline_and_crafted_numbers_do_not() -> None:
     assert guard_weight([prose], LIMIT) <= LIMIT
     numbers = "".join(f"+{1_234_567 + 7_919 * i} " for i in range(455))  # ~4 KB: ~120 ms inline
     assert len(numbers) <= LIMIT < guard_weight([numbers], LIMIT)
+
+
+async def test_a_cancelled_request_waits_for_the_guard_work_it_started(default_policy: Policy) -> None:
+    # A client that goes away cancels its request; the worker thread cannot be stopped, and what
+    # it finds belongs in the audit written after it (review), so the cancellation waits for it.
+    app = create_app(Settings(upstream=UpstreamConfig(base_url="http://127.0.0.1:9/v1")), default_policy)
+    flow = Flow(app[STATE], default_policy, Route.CHAT, "request", "client")
+    finished = threading.Event()
+
+    def work() -> str:
+        time.sleep(0.2)
+        finished.set()
+        return "done"
+
+    task = asyncio.create_task(flow.run(LIMIT + 1, Direction.COMPLETION, work))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert finished.is_set()
+    assert await flow.run(LIMIT + 1, Direction.COMPLETION, lambda: "again") == "again"  # the pool is free
