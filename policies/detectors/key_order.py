@@ -70,7 +70,8 @@ class KeyedLines:
             self._third_bytes[head][encoded[_BUCKET_BYTES]] = 1
 
     def in_key_order(self) -> Iterator[KeyedLine]:
-        """The lines sorted by the UTF-8 bytes of their keys (code point order), stably."""
+        """The lines sorted by the UTF-8 bytes of their keys (code point order), stably; once (the
+        buffer of keys is handed over to the sort, so nothing can be appended after)."""
         utf8, ends = bytes(self._utf8), self._ends  # a `bytes` slice is the smaller sort key
         self._utf8 = bytearray()
         for head in sorted(self._buckets):
