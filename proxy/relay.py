@@ -274,6 +274,7 @@ async def relay_stream(
     response.headers["X-Accel-Buffering"] = "no"
     route, state = flow.route, flow.state
     guard = StreamGuard(route, flow.policy, state, choices, flow.audit_salt)
+    inline = state.settings.guard_inline_chars  # `Flow.run` guards what weighs this or less inline
     decoder = SSEDecoder()
     metrics = state.metrics
     metrics.active_streams.inc()
@@ -284,7 +285,11 @@ async def relay_stream(
             out: list[bytes] = []  # everything one upstream read releases goes out in one write
             paused = time.perf_counter()
             for event in decoder.decode(raw):
-                out.extend(await flow.run(guard.weight(event), Direction.COMPLETION, guard.on_event, event))
+                weight = guard.weight(event)
+                if weight <= inline:  # nearly every event: no coroutine for it
+                    out.extend(guard.on_event(event))
+                else:
+                    out.extend(await flow.run(weight, Direction.COMPLETION, guard.on_event, event))
                 if guard.done:
                     break
                 if time.perf_counter() - paused > YIELD_AFTER_SECONDS:
