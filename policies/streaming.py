@@ -72,6 +72,12 @@ class StreamScanner:
     def pending_chars(self) -> int:
         return len(self._pending)
 
+    @property
+    def rescanned(self) -> str:
+        """What the next `feed` (or `flush`) scans again besides its own text: the text held
+        back, and the context kept before it."""
+        return self._context + self._pending if self._pending else ""
+
     def feed(self, delta: str) -> Release:
         if self.blocked or not delta:  # nothing new: nothing more can be released
             return _NOTHING

@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 import re2
 
+from policies.detectors.phone import PUNCTUATION
+from policies.detectors.utf8_text import byte_spans
 from policies.engine import Policy
 from policies.findings import Action, Direction
 from policies.light_view import NUMERAL_DIGITS, re2_class
@@ -24,13 +26,28 @@ T = TypeVar("T")
 #: What a digit weighs against a character of prose when `Flow.run` decides where to guard a
 #: text. Numbers are what phonenumbers reads, at up to ~40 µs a digit: a 4 KB prompt of made-up
 #: international numbers (`+1234567 +2345678 …`, each read in all nine regions) costs ~120 ms,
-#: against ~0.4 ms for 1 KB of prose with six identifiers in it. Weighed so, a text that may be
-#: guarded inline holds at most ~340 digits, ~15 ms at that rate.
+#: against ~0.4 ms for 1 KB of prose with six identifiers in it.
 DIGIT_WEIGHT = 12
+#: What each run of digits weighs on top of its digits. Short groups cost phonenumbers most: it
+#: tries each candidate whole, then inner groups of it, in each region. A context word before
+#: rows of one- or two-digit groups (`电话1/2/3/4/5/6/7/8/9/0 …`, `tel 12 34 56 …`) cost 80-165 µs
+#: a digit, 25-46 ms for 600 characters guarded inline.
+RUN_WEIGHT = 56
+#: Runs of digits that one candidate of phonenumbers may chain (up to four of its punctuation
+#: characters between two runs) weigh `CHAIN_RUN_WEIGHT` more each past the first
+#: `CHAIN_FREE_RUNS`: a chain's cost grows with its length, ~0.75 ms a run for `tel 123 / 456 /
+#: 789 / …` (15 ms for 20 runs, 61 ms for 244 characters of such chains). A card number in
+#: groups of four or an IPv4 address is a chain of four. Weighed so, a text guarded inline costs
+#: at most ~15 ms in every layout `tests/proxy/test_flow.py` tries.
+CHAIN_FREE_RUNS = 4
+CHAIN_RUN_WEIGHT = 200
 #: What each text past the first weighs besides its characters: guarding a message costs ~20 µs
 #: however short it is (4,000 one-letter messages took 77 ms).
 SLOT_WEIGHT = 32
 _ASCII_DIGITS = b"0123456789"
+#: Bytes to "1" for an ASCII digit and "0" for any other byte: digits and their runs are counted
+#: on the result with `bytes.count`, at C speed.
+_DIGIT_MARKS = bytes(0x31 if byte in _ASCII_DIGITS else 0x30 for byte in range(256))
 
 
 def _other_digits_pattern() -> re2._Regexp:
@@ -49,24 +66,42 @@ def _reads_as_digit(ch: str) -> bool:
 
 
 _OTHER_DIGITS = _other_digits_pattern()
+_DIGIT = f"(?:[0-9]|{_OTHER_DIGITS.pattern[:-1]})"  # the class, without its "+"
+#: A chain of more than `CHAIN_FREE_RUNS` runs of digits.
+_LONG_CHAIN = re2.compile(f"{_DIGIT}+(?:[{PUNCTUATION}X]{{1,4}}{_DIGIT}+){{{CHAIN_FREE_RUNS},}}")
 
 
 def guard_weight(texts: Iterable[str | bytes], limit: int) -> int:
-    """What guarding `texts` may cost, in characters of prose (see `DIGIT_WEIGHT`, and
-    `SLOT_WEIGHT` for each text), as far as it decides anything: texts heavier than `limit` by
-    their length are not weighed further. ASCII digits are counted on the UTF-8 bytes, other
+    """What guarding `texts` may cost, in characters of prose (see `DIGIT_WEIGHT`, `RUN_WEIGHT`,
+    and `SLOT_WEIGHT` for each text), as far as it decides anything: texts heavier than `limit`
+    by their length are not weighed further. ASCII digits are counted on the UTF-8 bytes, other
     digits and numerals by one RE2 pass (a few µs a KB)."""
     texts = list(texts)
     length = sum(map(len, texts)) + SLOT_WEIGHT * (len(texts) - 1)
     if length > limit:
         return length
-    digits = 0
+    digits = runs = chained = 0
     for text in texts:
         data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-        digits += len(data) - len(data.translate(None, _ASCII_DIGITS))
+        marks = data.translate(_DIGIT_MARKS)
+        digits += marks.count(b"1")
+        found = marks.count(b"01") + marks.startswith(b"1")
         if not data.isascii():
-            digits += sum(len(run.decode("utf-8", "replace")) for run in _OTHER_DIGITS.findall(data))
-    return length + DIGIT_WEIGHT * digits
+            other = byte_spans(_OTHER_DIGITS, data)
+            digits += sum(len(data[start:end].decode("utf-8", "replace")) for start, end in other)
+            found += len(other)
+        runs += found
+        if found > CHAIN_FREE_RUNS:
+            chained += sum(_runs(data[start:end]) - CHAIN_FREE_RUNS for start, end in byte_spans(_LONG_CHAIN, data))
+    return length + DIGIT_WEIGHT * digits + RUN_WEIGHT * runs + CHAIN_RUN_WEIGHT * chained
+
+
+def _runs(data: bytes) -> int:
+    """How many runs of digits `data` holds: ASCII ones counted at C speed, others by RE2
+    (each match costs a Python call: `findall` costs ~2.5 µs a match, this ~0.7)."""
+    marks = data.translate(_DIGIT_MARKS)
+    runs = marks.count(b"01") + marks.startswith(b"1")
+    return runs if data.isascii() else runs + len(byte_spans(_OTHER_DIGITS, data))
 
 
 @dataclass

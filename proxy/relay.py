@@ -51,6 +51,10 @@ YIELD_AFTER_SECONDS = 0.002
 #: (`flow.guard_weight`; shorter ones count their length), and a heavy one is guarded on the
 #: thread pool: an event of crafted numbers costs the phone matcher up to ~40 µs a digit.
 WEIGHED_FROM_CHARS = 256
+#: Held-back text longer than this, over all of a stream's scanners, is weighed as text (a few
+#: µs an event), not as a row of digits: `tel 1 / 2 / 3 / …` sent a group an event, rescanned
+#: whole each time, cost up to 23 ms an event guarded inline.
+WEIGHED_HELD_CHARS = 16
 
 
 def _upstream_error_event(error: Any, policy: Policy) -> bytes:
@@ -88,12 +92,17 @@ class StreamGuard:
 
     def weight(self, event: SSEEvent | SSEComment) -> int:
         """What guarding `event` may cost (see `flow.guard_weight`): the event, and the text the
-        scanners hold back, which it rescans or flushes (`[DONE]` flushes every choice), all
-        weighed as if digits."""
+        scanners hold back, which it rescans or flushes (`[DONE]` flushes every choice). A few
+        held characters are weighed as if digits; more (a row of numbers the phone matcher
+        may read again with every event) are weighed with the context kept before them."""
         if isinstance(event, SSEComment):
             return 0
-        held = sum(scanner.pending_chars for scanner in self.scanners.values()) * (1 + DIGIT_WEIGHT)
         limit = self.state.settings.guard_inline_chars
+        held = sum(scanner.pending_chars for scanner in self.scanners.values())
+        if held > WEIGHED_HELD_CHARS:
+            held = guard_weight([scanner.rescanned for scanner in self.scanners.values()], limit)
+        else:
+            held *= 1 + DIGIT_WEIGHT
         return held + (guard_weight([event.data], limit) if len(event.data) > WEIGHED_FROM_CHARS else len(event.data))
 
     def scanner(self, key: tuple[int, str]) -> StreamScanner:

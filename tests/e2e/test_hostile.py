@@ -333,6 +333,25 @@ async def test_a_small_prompt_of_crafted_numbers_does_not_stall_others(hostile: 
     assert max(latencies) < elapsed / 3  # held inline, the slowest waits about as long as the guard
 
 
+async def test_a_short_prompt_of_chained_digit_groups_does_not_stall_others(
+    hostile: Hostile, default_policy: Policy
+) -> None:
+    # Under 1,000 characters: rows of twenty groups that phonenumbers reads whole, then group by
+    # group, in every region (~110 ms). Their digits alone did not make them heavy enough for
+    # the thread pool.
+    content = " ".join("tel " + " / ".join(str(n * 7 % 10) for n in range(row, row + 20)) for row in range(0, 240, 20))
+    assert len(content) < 1000
+    started = time.perf_counter()
+    default_policy.detect(content, Direction.PROMPT)  # what guarding it costs, as the proxy would inline
+    guard = time.perf_counter() - started
+    body = orjson.dumps({"model": "m", "messages": [{"role": "user", "content": content}]})
+    (status, _), latencies = await while_probing(hostile.stack, hostile.post("chat/completions", body))
+    print(f"\n{len(content)} characters of chained groups: guarded in {guard * 1000:.0f} ms; /healthz meanwhile: "
+          f"{len(latencies)} requests, slowest {max(latencies) * 1000:.0f} ms")
+    assert status == 200
+    assert max(latencies) < guard / 2  # held inline, the slowest waits about as long as the guard
+
+
 def _one_chunk_upstream(content: str, cut_off: bool = False) -> web.Application:
     """An upstream that streams `content` as one chunk, then stops (`cut_off`: in the middle of
     that chunk's event, whose closing blank line never comes)."""

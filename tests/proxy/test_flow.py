@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 
@@ -11,7 +12,7 @@ import pytest
 from policies.engine import Policy
 from policies.findings import Direction
 from proxy.app import create_app
-from proxy.flow import DIGIT_WEIGHT, SLOT_WEIGHT, Flow, guard_weight
+from proxy.flow import CHAIN_FREE_RUNS, CHAIN_RUN_WEIGHT, DIGIT_WEIGHT, RUN_WEIGHT, SLOT_WEIGHT, Flow, guard_weight
 from proxy.openai import Route
 from proxy.state import STATE, Settings
 from proxy.upstream import UpstreamConfig
@@ -31,11 +32,24 @@ def test_prose_weighs_its_characters() -> None:
     "⼀⼆⼋", "\uf9b2\uf96b", "🈩🈔", "\uffee",  # Kangxi, compatibility ideographs, enclosed: fold to numerals (review)
 ])
 def test_digits_weigh_more_in_every_script(digits: str) -> None:
-    assert guard_weight([f"call {digits}"], LIMIT) == 5 + len(digits) * (1 + DIGIT_WEIGHT)
+    assert guard_weight([f"call {digits}"], LIMIT) == 5 + len(digits) * (1 + DIGIT_WEIGHT) + RUN_WEIGHT
+
+
+def test_each_run_of_digits_weighs_and_long_chains_of_them_weigh_most() -> None:
+    assert guard_weight(["1 2"], LIMIT) == 3 + 2 * DIGIT_WEIGHT + 2 * RUN_WEIGHT
+    card = "6228 4882 6177 4657"  # a chain of four runs: no more than its runs
+    assert guard_weight([card], LIMIT) == len(card) + 16 * DIGIT_WEIGHT + 4 * RUN_WEIGHT
+    chain = "tel 123 / 456 / 789 / 012 / 345 / 678"  # six runs phonenumbers reads as one candidate
+    plain = len(chain) + 18 * DIGIT_WEIGHT + 6 * RUN_WEIGHT
+    assert guard_weight([chain], LIMIT) == plain + (6 - CHAIN_FREE_RUNS) * CHAIN_RUN_WEIGHT
+    wide = chain.translate(str.maketrans("0123456789/", "０１２３４５６７８９／"))  # in any script
+    assert guard_weight([wide], LIMIT) == guard_weight([chain], LIMIT)
+    apart = "1 2 3 4 a 5 6 7 8"  # a letter ends a candidate: two chains of four
+    assert guard_weight([apart], LIMIT) == len(apart) + 8 * DIGIT_WEIGHT + 8 * RUN_WEIGHT
 
 
 def test_a_lone_surrogate_is_weighed_not_refused() -> None:
-    assert guard_weight(["\ud800 1"], LIMIT) == 3 + DIGIT_WEIGHT
+    assert guard_weight(["\ud800 1"], LIMIT) == 3 + DIGIT_WEIGHT + RUN_WEIGHT
 
 
 def test_a_text_already_too_long_is_not_weighed_further() -> None:
@@ -44,11 +58,31 @@ def test_a_text_already_too_long_is_not_weighed_further() -> None:
 
 
 def test_ordinary_prompts_stay_inline_and_crafted_numbers_do_not() -> None:
-    prose = ("我的手机是13812345678，邮箱 li.lei@example.com。Please call +44 20 7946 0958 tomorrow about "
-             "the invoice for order 2024-11-27, and send the draft to the whole team before noon. ") * 6  # 1 KB
+    identifiers = ("我的手机是13812345678，邮箱 li.lei@example.com。Please call +44 20 7946 0958 tomorrow about "
+                   "the invoice for order 2024-11-27, and send the draft to the whole team before noon. ")
+    prose = identifiers * 2 + "Then we review the plan together and ship it. 然后我们一起评审计划。" * 10  # ~1 KB
     assert guard_weight([prose], LIMIT) <= LIMIT
     numbers = "".join(f"+{1_234_567 + 7_919 * i} " for i in range(455))  # ~4 KB: ~120 ms inline
     assert len(numbers) <= LIMIT < guard_weight([numbers], LIMIT)
+
+
+@pytest.mark.parametrize("row", [
+    "tel " + " / ".join(f"{n:03d}" for n in range(0, 900, 13)),  # 240 characters: ~60 ms inline
+    "电话" + " / ".join(str(n % 10) for n in range(80)),
+    "phone: " + " ".join(f"{n:02d}" for n in range(60)),
+    "".join(f"电话{n % 10}/{n % 7}/{n % 3}/{n % 9}/{n % 5}/{n % 4}/{n % 8}/{n % 6}/{n % 2}/1 " for n in range(16)),
+])
+def test_rows_of_short_digit_groups_are_too_heavy_to_guard_inline(row: str) -> None:
+    # Each a candidate of many groups that phonenumbers reads whole, then group by group, in
+    # every region: 25-61 ms for a few hundred characters, as ordinary prose costs for 100 KB.
+    assert len(row) <= LIMIT < guard_weight([row], LIMIT)
+
+
+def test_identifiers_in_chains_of_four_weigh_no_more_than_their_runs() -> None:
+    # What real text chains: card numbers in groups of four, IPv4 addresses, dates with times.
+    text = "卡号 6228 4882 6177 4657，服务器 172.214.107.86，时间 2024-11-27 10:30:00。Call +44 20 7946 0958."
+    digits, runs = len(re.findall(r"[0-9]", text)), len(re.findall(r"[0-9]+", text))
+    assert guard_weight([text], LIMIT) == len(text) + DIGIT_WEIGHT * digits + RUN_WEIGHT * runs
 
 
 async def test_a_cancelled_request_waits_for_the_guard_work_it_started(default_policy: Policy) -> None:

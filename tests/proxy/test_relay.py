@@ -35,3 +35,19 @@ def test_a_long_event_has_its_digits_weighed(default_policy: Policy) -> None:
     prose = SSEEvent(data='{"choices": [{"delta": {"content": "' + "word " * 300 + '"}}]}')
     numbers = SSEEvent(data='{"choices": [{"delta": {"content": "' + "+1234567 " * 300 + '"}}]}')
     assert guard.weight(prose) <= limit < guard.weight(numbers)
+
+
+def test_a_held_back_row_of_digit_groups_is_weighed_as_text(default_policy: Policy) -> None:
+    # `tel 1 / 2 / 3 / …` sent a group an event: the phone matcher reads the held row again with
+    # every event, up to 23 ms each; weighed as digits only, every event was guarded inline.
+    guard = _guard(default_policy)
+    limit = guard.state.settings.guard_inline_chars
+    scanner = guard.scanner((0, "content"))
+    scanner.feed("tel ")
+    for digit in range(30):
+        scanner.feed(f"{digit % 10} / ")
+    token = SSEEvent(data='{"choices": [{"index": 0, "delta": {"content": "7"}}]}')
+    assert scanner.pending_chars > 16 and guard.weight(token) > limit
+    prose = _guard(default_policy)
+    prose.scanner((0, "content")).feed("Call me at 1381234")  # an ordinary hold: a number in progress
+    assert prose.weight(token) <= limit
