@@ -134,14 +134,17 @@ def test_numeral_values_are_unicode_ones() -> None:
 
 
 # Mostly ASCII digits, so runs with one numeral and with two are both common.
-NUMERAL_ALPHABET = st.sampled_from([*NUMERAL_DIGITS, *"0123456789" * 8, " ", "-", "—", "十", "个", "a", "１", "㊀"])
+NUMERAL_ALPHABET = st.sampled_from([*NUMERAL_DIGITS, *"0123456789" * 8, " ", "-", "—", "十", "个", "a", "X", "。",
+                                    "１", "㊀"])
 
 
 @given(st.lists(NUMERAL_ALPHABET, max_size=30))
 def test_numerals_become_digits_exactly_in_long_runs(chars: list[str]) -> None:
     """Each maximal run of digits and numerals (up to two spaces or dashes between two of
-    them) is written in digits if it holds at least seven of them, two of them numerals;
-    everything else, and every position, stays. (`１` and `㊀` fold to `1` and `一` first.)"""
+    them) is written in digits if it holds at least seven of them, two of them numerals, or
+    one numeral that is no part of a word (inside the run, or at its edge with no letter, or
+    an ID's check `X`, beyond it); everything else, and every position, stays. (`１` and `㊀`
+    fold to `1` and `一` first.)"""
     text = "".join(chars)
     view = light_view(text)
     folded = "".join(light_fold(c) for c in chars)  # one character cannot make a run
@@ -150,7 +153,14 @@ def test_numerals_become_digits_exactly_in_long_runs(chars: list[str]) -> None:
     expected = list(folded)
     for run in re.finditer(rf"[0-9{numerals}](?:[ \-—]{{0,2}}[0-9{numerals}])*", folded):
         body = [c for c in run.group() if c not in " -—"]
-        if len(body) >= 7 and sum(c in NUMERAL_DIGITS for c in body) >= 2:  # as README says
+        at = [i for i, c in enumerate(body) if c in NUMERAL_DIGITS]
+        before, after = folded[run.start() - 1 : run.start()], folded[run.end() : run.end() + 1]
+        lone = len(at) == 1 and (
+            0 < at[0] < len(body) - 1
+            or (at[0] == 0 and not before.isalpha())
+            or (at[0] == len(body) - 1 and (after in ("", "X", "x") or not after.isalpha()))
+        )
+        if len(body) >= 7 and (len(at) >= 2 or lone):  # as README says
             for i in range(run.start(), run.end()):
                 expected[i] = NUMERAL_DIGITS.get(folded[i], folded[i])
     assert view.text == "".join(expected)
