@@ -30,12 +30,14 @@ class CompiledRule:
     categories: frozenset[str] | None
 
     @classmethod
-    def compile(cls, spec: RuleSpec) -> CompiledRule:
-        return cls(
-            spec,
-            frozenset(spec.kinds) if spec.kinds else None,
-            frozenset(spec.categories) if spec.categories else None,
-        )
+    def compile(cls, spec: RuleSpec, detector: Detector | None = None) -> CompiledRule:
+        """The rule, its `kinds` widened by what its detector finds in their place, if it says
+        (`kinds_taken`: a rule for `PHONE_NUMBER` takes a `CN_MOBILE`)."""
+        kinds = frozenset(spec.kinds) if spec.kinds else None
+        kinds_taken = getattr(detector, "kinds_taken", None)
+        if kinds is not None and kinds_taken is not None:
+            kinds = frozenset(kinds_taken(kinds))
+        return cls(spec, kinds, frozenset(spec.categories) if spec.categories else None)
 
     def accepts(self, finding: Finding) -> bool:
         return (
@@ -143,7 +145,7 @@ class Policy:
         specs = self.spec.prompt if direction is Direction.PROMPT else self.spec.completion
         stages = []
         for name, detector in self.detectors.items():  # the detectors' order is the run order
-            rules = tuple(CompiledRule.compile(r) for r in specs if r.detector == name)
+            rules = tuple(CompiledRule.compile(r, detector) for r in specs if r.detector == name)
             if rules:
                 stages.append(Stage(name, detector, rules))
         return tuple(stages)

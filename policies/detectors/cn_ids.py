@@ -28,6 +28,7 @@ from policies.detectors.cn_checksums import (
     luhn_ok,
 )
 from policies.detectors.cn_recognizer import CONTEXT_AFTER, CONTEXT_BEFORE, ChineseIdRecognizer
+from policies.detectors.context_words import DEVICE_NUMBERS, OTHER_NUMBERS
 
 __all__ = ["CONTEXT_AFTER", "CONTEXT_BEFORE", "ENTITIES", "MAX_MATCH_CHARS", "PLATE_PROVINCES", "PREFILTERS",
            "RECOGNIZER_CLASSES", "chinese_recognizers"]
@@ -103,6 +104,7 @@ class ResidentIdRecognizer(ChineseIdRecognizer):
         "身份证", "证件号", "身份号码", "公民身份", "居民身份", "id card", "id no", "id number",
         "identity", "resident id",
     )  # fmt: skip
+    NAMED_ELSE = (*OTHER_NUMBERS, *DEVICE_NUMBERS)
 
     def validate_result(self, pattern_text: str) -> bool | None:
         """18 characters: True (score 1.0) only if region, birth date and check char agree.
@@ -130,6 +132,8 @@ class MobileRecognizer(ChineseIdRecognizer):
         "手机", "手提", "电话", "联系方式", "联络", "微信", "致电", "mobile", "phone", "cell", "tel",
         "call", "whatsapp", "wechat",
     )  # fmt: skip
+    # Device numbers only: a member or account number often *is* its holder's mobile number.
+    NAMED_ELSE = DEVICE_NUMBERS
 
 
 class LandlineRecognizer(ChineseIdRecognizer):
@@ -182,6 +186,7 @@ class BankCardRecognizer(ChineseIdRecognizer):
         "卡号", "银行卡", "账号", "帐号", "账户", "帐户", "储蓄卡", "借记卡", "信用卡", "开户行",
         "银联", "收款", "card", "account", "debit", "unionpay", "bank",
     )  # fmt: skip
+    NAMED_ELSE = (*OTHER_NUMBERS, *DEVICE_NUMBERS)  # order numbers of 16-19 digits
     # (starts with 62, passes Luhn) -> score before context.
     SCORES: ClassVar[dict[tuple[bool, bool], float]] = {
         (True, True): 0.85,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
-from policies.detectors.context_words import ContextLexicon
+from policies.detectors.context_words import ContextLexicon, ContextWords, other_names
 
 if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -24,6 +24,10 @@ CONTEXT_BEFORE = 32
 CONTEXT_AFTER = 16
 # Added to the score of a match with a context word nearby (capped at 1.0).
 CONTEXT_BOOST = 0.4
+# Taken from the score of a match that a phrase about something else names (`NAMED_ELSE`), and
+# no context word counts: a bank card's UnionPay prefix and Luhn pass (0.85) or a legacy ID's
+# shape (0.5) no longer reach the default threshold, an ID with a valid check digit (1.0) does.
+NAMED_ELSE_PENALTY = 0.4
 
 PatternSpec = tuple[str, str, float]
 _BOOSTED_KEY = RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY
@@ -32,14 +36,17 @@ _BOOSTED_KEY = RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY
 class ChineseIdRecognizer(PatternRecognizer):
     """Shared behaviour: patterns from class attributes, score tuning, character context.
 
-    Subclasses set `ENTITY`, `PATTERNS` (name, regex, base score) and `CONTEXT`, and override
-    `validate_result` / `invalidate_result` (called by Presidio once per match) and, when a
-    yes/no check is not enough, `adjusted_score`.
+    Subclasses set `ENTITY`, `PATTERNS` (name, regex, base score), `CONTEXT` and maybe
+    `NAMED_ELSE` (names of other things their numbers may be: `订单号`, `IMEI`; those holding a
+    context word of their own are skipped), and override `validate_result` /
+    `invalidate_result` (called by Presidio once per match) and, when a yes/no check is not
+    enough, `adjusted_score`.
     """
 
     ENTITY: ClassVar[str]
     PATTERNS: ClassVar[tuple[PatternSpec, ...]]
     CONTEXT: ClassVar[tuple[str, ...]]
+    NAMED_ELSE: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         super().__init__(
@@ -51,6 +58,8 @@ class ChineseIdRecognizer(PatternRecognizer):
         # Presidio compiles patterns on first use; do it at load time, not on a request.
         super().analyze("", [self.ENTITY])
         self._context = ContextLexicon(self.CONTEXT)
+        names = other_names(self.NAMED_ELSE, self.CONTEXT)
+        self._named_else = ContextWords((), names) if names else None
 
     def adjusted_score(self, matched: str, score: float) -> float:
         """The score after Presidio's validation; a hook for graded checks (bank cards)."""
@@ -62,10 +71,23 @@ class ChineseIdRecognizer(PatternRecognizer):
         before = self._context.find(text, max(0, start - CONTEXT_BEFORE), start)
         return before if before is not None else self._context.find(text, end, end + CONTEXT_AFTER)
 
+    def named_else(self, text: str, start: int) -> bool:
+        """Whether a phrase about something else names the match at `text[start]` (`订单号 `)."""
+        return self._named_else is not None and self._named_else.names_else(text, start)
+
+    def supporting_word(self, text: str, start: int, end: int) -> str | None:
+        """The context word that raises the match's score, if one does."""
+        return None if self.named_else(text, start) else self.context_word(text, start, end)
+
     def rescore(self, text: str, start: int, end: int, score: float) -> float:
-        """The score after Presidio's validation: `adjusted_score`, then the context boost."""
+        """The score after Presidio's validation: `adjusted_score`, then the context boost, or
+        the penalty for a match named as something else."""
         score = self.adjusted_score(text[start:end], score)
-        if score > 0 and self.context_word(text, start, end) is not None:
+        if score <= 0:
+            return score
+        if self.named_else(text, start):
+            return score - NAMED_ELSE_PENALTY
+        if self.context_word(text, start, end) is not None:
             score = min(EntityRecognizer.MAX_SCORE, score + CONTEXT_BOOST)
         return score
 
@@ -85,7 +107,7 @@ class ChineseIdRecognizer(PatternRecognizer):
         kept: list[RecognizerResult] = []
         for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
             score = self.rescore(text, result.start, result.end, result.score)
-            word = self.context_word(text, result.start, result.end) if score > 0 else None
+            word = self.supporting_word(text, result.start, result.end) if score > 0 else None
             if word is not None:
                 result.recognition_metadata[_BOOSTED_KEY] = True
                 if result.analysis_explanation is not None:

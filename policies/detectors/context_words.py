@@ -20,6 +20,39 @@ import ahocorasick
 
 from policies.normalize import either_script, spellings
 
+#: Names of numbers that are not phone numbers. "number" and 号码 do not count as the end of one
+#: (`Order number 2009020653`, `发票号码 5254395893`), while "phone number" and 电话号码 do; and
+#: a number one of them names takes no context word at all (`请联系我。订单号 2024112701`).
+#: Only nouns that name no phone, whatever comes before them ("caller ID number", 同学号码,
+#: "please check number" keep theirs).
+OTHER_NUMBERS = (
+    *(f"{thing} number" for thing in (
+        "order", "invoice", "tracking", "serial", "account", "reference", "ticket", "model", "part", "item",
+        "batch", "version", "page", "room", "flight", "policy", "customer", "membership", "transaction",
+        "confirmation", "booking", "registration", "license", "licence", "passport", "card", "plate", "shipment",
+        "container", "contract", "project", "employee", "student", "patient", "claim", "receipt", "cheque",
+        "routing", "vat", "product")),
+    *(f"{thing} no" for thing in ("order", "invoice", "tracking", "serial", "reference", "ref", "ticket", "item")),
+    *(f"{thing}号码" for thing in (
+        "订单", "发票", "快递", "运单", "物流", "单据", "账单", "身份证", "证件", "护照", "账户", "帐户", "银行卡",
+        "房间", "车牌", "航班", "合同", "工单", "会员", "序列", "批次", "型号", "保单", "座位", "通行证", "驾驶证",
+        "社保", "医保", "纳税人识别")),
+    *(f"{thing}号" for thing in (
+        "订单", "发票", "快递单", "运单", "物流单", "单", "账单", "合同", "工单", "序列", "批次", "型", "保单", "房间",
+        "航班", "车次", "学", "工", "编", "会员", "证件", "护照", "身份证")),
+)  # fmt: skip
+#: Names of device and product numbers: a 15-digit IMEI may read as a legacy resident ID
+#: (`IMEI: 350926790309961`), a serial as a mobile number (`SN 177-5458-0812-2003`).
+DEVICE_NUMBERS = ("imei", "meid", "iccid", "imsi", "serial", "sn", "s/n", "串号", "设备号", "序列号", "机身码")
+
+
+def other_names(names: Iterable[str], own_context: Iterable[str]) -> tuple[str, ...]:
+    """`names` of other things, less those that hold one of a recognizer's own context words
+    (a card recognizer's "card number", an ID recognizer's 身份证号码)."""
+    own = [word.lower() for word in own_context]
+    return tuple(name for name in names if not any(word in name for word in own))
+
+
 #: Added to a finding's score when a context word stands before it, and the score it then
 #: has at least (Presidio's context-aware enhancer's defaults).
 CONTEXT_BOOST = 0.35
@@ -139,12 +172,17 @@ class ContextWords:
         #: How far back from its end a phrase about something else may begin.
         self._reach = max(map(len, other_phrases), default=0) + PHRASE_SLACK
 
+    def names_else(self, text: str, start: int) -> bool:
+        """Whether a phrase about something else names what starts at `text[start]`
+        (`订单号：` or `Order no. ` right before it)."""
+        return self._names_else is not None and self._names_else.match(self._backwards_from(text, start)) is not None
+
     def before(self, text: str, start: int, window: int) -> bool:
         """Whether a word ends within `window` characters before `text[start]`, and no phrase
         about something else names what starts there. The search sees the character before
         the window, so a word cut by the window is not a word."""
-        if self._names_else is not None and self._names_else.match(self._backwards_from(text, start)):
-            return False  # what starts here is named as something else
+        if self.names_else(text, start):
+            return False
         low = max(0, start - window)
         if self._latin is not None:
             for word in self._latin.finditer(text, low, start):

@@ -28,9 +28,10 @@ import re2
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
 
 from policies.detectors import cn_ids
+from policies.detectors.cn_recognizer import NAMED_ELSE_PENALTY
 from policies.detectors.context_words import ContextWords
 from policies.detectors.pii_hold import trailing_identifier_start
-from policies.detectors.pii_slots import EXTENSION_CHARS, RecognizerSlot
+from policies.detectors.pii_slots import EXTENSION_CHARS, FOUND_IN_PLACE_OF, RecognizerSlot
 from policies.detectors.prefilter_set import PrefilterSet
 from policies.detectors.prefilters import looks_ahead
 from policies.detectors.recognizer_spans import SpanFinder, span_finder
@@ -71,6 +72,8 @@ class _Compiled:
     extension: re.Pattern[str] | None
     #: The recognizer's `unboosted_starts`, if it has one (see `_passing_parts`).
     unboosted_starts: Callable[[str, int, int, float], list[int] | None] | None
+    #: Names of other things, for a slot with `named_else`.
+    named_else: ContextWords | None
 
 
 class PiiDetector:
@@ -94,7 +97,8 @@ class PiiDetector:
                       span_finder(s.recognizer, s.entity, s.regex_flags), re.compile(s.stop) if s.stop else None,
                       STOP_CONTEXT if _looks_ahead(s.recognizer) else 0,
                       re.compile(s.extension, re.IGNORECASE) if s.extension else None,
-                      getattr(s.recognizer, "unboosted_starts", None))
+                      getattr(s.recognizer, "unboosted_starts", None),
+                      ContextWords((), s.named_else) if s.named_else else None)
             for s in slots
         ]
         self._always = [c for c in compiled if c.prefilter is None]
@@ -138,6 +142,11 @@ class PiiDetector:
                     start = min(start, near + match_start)
                     break
         return start if start < floor else max(floor, start)
+
+    def kinds_taken(self, kinds: frozenset[str]) -> frozenset[str]:
+        """What a rule for `kinds` takes: those, and the kinds found in place of one of them
+        (`FOUND_IN_PLACE_OF`: a Chinese mobile number is a phone number)."""
+        return kinds | {entity for entity in self.entities if FOUND_IN_PLACE_OF.get(entity) in kinds}
 
     def max_chars_for(self, kinds: frozenset[str] | None) -> int:
         """Longest original span a finding of one of `kinds` (any kind when None) can cover."""
@@ -276,7 +285,10 @@ class PiiDetector:
     def _analyze(self, item: _Compiled, text: str, window_start: int, window_end: int) -> list[Finding]:
         entity, findings = item.slot.entity, []
         for start, end, score in item.find(text, window_start, window_end):
-            score = item.context.boost(score, text, start, self.context_window)
+            if item.named_else is not None and item.named_else.names_else(text, start):
+                score -= NAMED_ELSE_PENALTY  # and no context word counts (`RecognizerSlot`)
+            else:
+                score = item.context.boost(score, text, start, self.context_window)
             if score >= self.score_threshold:
                 findings.append(Finding(self.name, entity, "pii", start, end, score, f"{self.name}.{entity}"))
         return findings

@@ -30,6 +30,7 @@ from presidio_analyzer.predefined_recognizers import (
 from tldextract.remote import lenient_netloc
 
 from policies.detectors import cn_ids
+from policies.detectors.context_words import OTHER_NUMBERS
 from policies.detectors.phone import CANDIDATE_RE2, PUNCTUATION, CandidatePhoneRecognizer
 from policies.detectors.prefilters import regex_prefilter
 
@@ -154,7 +155,9 @@ class RecognizerSlot:
     number already found as a Chinese mobile). The one RE2 pass that picks the prefilters to
     search holds `gate` in this one's place, when it has one: a pattern that all of its
     matches contain, cheaper in that Set (see `prefilter_set`). `context` words raise a score,
-    except as the end of one of `context_not_after` ("order number").
+    except as the end of one of `context_not_after` ("order number"). A finding that one of
+    `named_else` names (`version 1.2.3.4`) loses `NAMED_ELSE_PENALTY` and takes no context word
+    (the Chinese recognizers weigh such names themselves: `ChineseIdRecognizer.NAMED_ELSE`).
     """
 
     recognizer: EntityRecognizer
@@ -170,6 +173,7 @@ class RecognizerSlot:
     reach: int | None = None
     extension: str | None = None
     context_not_after: tuple[str, ...] = field(default=())
+    named_else: tuple[str, ...] = field(default=())
 
 
 #: Chinese context words for generic phone numbers (Presidio's own list is English only); in
@@ -177,27 +181,11 @@ class RecognizerSlot:
 PHONE_CONTEXT_ZH = ("电话", "致电", "座机", "手机", "联系", "联络", "热线", "拨打", "号码")
 #: Presidio's English phone context words, and the words of a contact line.
 PHONE_CONTEXT_EN = (*PhoneRecognizer.CONTEXT, "tel", "fax", "contact")
-#: Names of numbers that are not phone numbers. "number" and 号码 do not count as the end of one
-#: (`Order number 2009020653`, `发票号码 5254395893`), while "phone number" and 电话号码 do; and
-#: a number one of them names takes no context word at all (`请联系我。订单号 2024112701`).
-#: Only nouns that name no phone, whatever comes before them ("caller ID number", 同学号码,
-#: "please check number" keep theirs).
-OTHER_NUMBERS = (
-    *(f"{thing} number" for thing in (
-        "order", "invoice", "tracking", "serial", "account", "reference", "ticket", "model", "part", "item",
-        "batch", "version", "page", "room", "flight", "policy", "customer", "membership", "transaction",
-        "confirmation", "booking", "registration", "license", "licence", "passport", "card", "plate", "shipment",
-        "container", "contract", "project", "employee", "student", "patient", "claim", "receipt", "cheque",
-        "routing", "vat", "product")),
-    *(f"{thing} no" for thing in ("order", "invoice", "tracking", "serial", "reference", "ref", "ticket", "item")),
-    *(f"{thing}号码" for thing in (
-        "订单", "发票", "快递", "运单", "物流", "单据", "账单", "身份证", "证件", "护照", "账户", "帐户", "银行卡",
-        "房间", "车牌", "航班", "合同", "工单", "会员", "序列", "批次", "型号", "保单", "座位", "通行证", "驾驶证",
-        "社保", "医保", "纳税人识别")),
-    *(f"{thing}号" for thing in (
-        "订单", "发票", "快递单", "运单", "物流单", "单", "账单", "合同", "工单", "序列", "批次", "型", "保单", "房间",
-        "航班", "车次", "学", "工", "编", "会员", "证件", "护照", "身份证")),
-)  # fmt: skip
+
+
+#: What names a version, not an address: `版本 1.2.3.4`, `.NET Framework 4.7.2.0`.
+VERSION_NAMES = ("version", "ver", "release", "build", "firmware", "framework", "upgrade to", "update to",
+                 "版本", "版本号", "固件", "升级到", "更新到")
 
 
 #: The regions the phone matcher asks about a number written without `+`: Presidio's, and CN.
@@ -234,7 +222,8 @@ def global_slots(phone_regions: Sequence[str] | None = None) -> list[RecognizerS
                        tuple(rec.context or ()), 0 if pre is _DERIVED else CANDIDATE_MARGIN, entity in _DEFERRING,
                        _GATES.get(entity), _STOPS.get(entity), CANDIDATE_MARGIN if entity == "PHONE_NUMBER" else None,
                        PHONE_EXTENSION if entity == "PHONE_NUMBER" else None,
-                       OTHER_NUMBERS if entity == "PHONE_NUMBER" else ())
+                       OTHER_NUMBERS if entity == "PHONE_NUMBER" else (),
+                       VERSION_NAMES if entity == "IP_ADDRESS" else ())
         for rec, entity, pre, max_chars in specs
     ]
 
@@ -262,8 +251,14 @@ _STOPS = {
     "URL": r"[ \t\n\r\f\v()<>]",  # the path stops at ASCII white space only (ASCII flag)
     "CRYPTO": r"[^0-9A-Za-z]",
 }
-#: Generic recognizers whose candidates are often already found by a specific one.
-_DEFERRING = frozenset({"PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "CN_LANDLINE", "CN_MOBILE", "CN_BANK_CARD", "CN_USCC"})
+#: Generic recognizers whose candidates are often already found by a specific one. Not the
+#: card recognizer, though it is cheap: a Visa number after 信用卡 is a `CN_BANK_CARD` too, an
+#: Amex number may read as a 15-digit resident ID, and a rule for `CREDIT_CARD` must see both.
+_DEFERRING = frozenset({"PHONE_NUMBER", "US_SSN", "CN_LANDLINE", "CN_MOBILE", "CN_BANK_CARD", "CN_USCC"})
+#: Kinds found in place of a generic one that defers to them: a rule for `PHONE_NUMBER` takes
+#: a Chinese mobile or landline number too (`PiiDetector.kinds_taken`), which the phone
+#: matcher leaves to the Chinese recognizers before it.
+FOUND_IN_PLACE_OF = {"CN_MOBILE": "PHONE_NUMBER", "CN_LANDLINE": "PHONE_NUMBER"}
 #: Recognizers whose every candidate holds six or more digits and number punctuation in a row
 #: (checked against their prefilters in `tests/policies/test_prefilter_set.py`).
 _NUMERIC = frozenset({
