@@ -164,14 +164,26 @@ def read_spec(path: Path) -> PolicySpec:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PolicyError(f"{path}: policy file not found") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise PolicyError(f"{path}: cannot read policy YAML: {exc}") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, yaml.YAMLError) as exc:
+        raise PolicyError(f"{path}: cannot read policy YAML: {yaml_problem(exc)}") from None
     if not isinstance(raw, dict):
         raise PolicyError(f"{path}: a policy must be a YAML mapping with 'name', 'version' and 'detectors'")
     try:
         return PolicySpec.model_validate(raw)
     except ValidationError as exc:
         raise PolicyError(f"{path}: invalid policy:\n{_explain(exc)}") from None
+
+
+def yaml_problem(exc: BaseException) -> str:
+    """What is wrong with a YAML file, and where, without the text of the line: a file of
+    patterns or phrases quotes banned text, which must not reach a log."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return f"{exc.problem or exc.context or 'invalid YAML'}{where}"
+    return str(exc)
 
 
 def _explain(exc: ValidationError) -> str:

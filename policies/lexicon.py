@@ -113,7 +113,7 @@ def read_lexicon(
     at a time from `start` and nothing is kept: errors are raised when reached."""
     source = str(path)
     if category is not None:
-        _check_category(category, allowed_categories, f"{source}: file category")
+        _check_category(category, allowed_categories, f"{source}: file category", quoted=True)
     checked: set[str] = set()
     for number, line in _lines(path, start):
         term, _, line_category = line.partition("\t")
@@ -233,8 +233,9 @@ def _folded_key(term: str, source: str, number: int) -> str:
     return term if key == term else key
 
 
-def _check_category(category: str, allowed: AbstractSet[str] | None, where: str) -> None:
-    shown = _shown(category)
+def _check_category(category: str, allowed: AbstractSet[str] | None, where: str, quoted: bool = False) -> None:
+    """`quoted`: the category comes from the policy, not a lexicon line, and may be shown."""
+    shown = repr(category) if quoted else _shown(category)
     if not category or any(c.isspace() for c in category):
         raise LexiconError(f"{where}: invalid category {shown}; use a name without spaces, like 'A.1.a'")
     if allowed is not None and category not in allowed:
@@ -253,4 +254,6 @@ def _shown(category: str) -> str:
             "'term<TAB>category': are the columns swapped?)")
 
 
-_CATEGORY_SHAPE = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
+#: What is quoted: a taxonomy id (`A.1.h`, `A.2`) or a snake_case name (`prompt_injection`).
+#: A plain word or number may be a banned term (`casino`, `8964`) in the wrong column.
+_CATEGORY_SHAPE = re.compile(r"[A-Z]\.[1-9](?:\.[a-z]{1,2})?|[a-z]+(?:_[a-z]+)+")

@@ -102,7 +102,7 @@ def file_stamps(paths: Iterable[Path]) -> tuple[FileStamp, ...]:
         try:
             stat = path.stat()
             stamps.append((str(path), stat.st_mtime_ns, stat.st_size))
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL in the path
             stamps.append((str(path), -1, -1))
     return tuple(stamps)
 
@@ -218,7 +218,7 @@ def policy_files(path: Path | str | None) -> list[Path]:
     path = Path(path) if path is not None else DEFAULT_POLICY
     try:
         return [path, *_referenced_files(read_spec(path), path.parent)]
-    except (PolicyError, OSError):
+    except (PolicyError, OSError, ValueError):
         return [path]
 
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import re
 import signal
+import threading
 import traceback
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -130,9 +131,12 @@ async def _close_audit(app: web.Application) -> None:
     app[STATE].guard_executor.shutdown(wait=False, cancel_futures=True)
 
 
-def install_signal_handlers(app: web.Application, drain_seconds: float = 0.0) -> None:
+def install_signal_handlers(
+    app: web.Application, drain_seconds: float = 0.0, early_sighup: threading.Event | None = None
+) -> None:
     """SIGHUP reloads the policy; SIGTERM drains: `/readyz` turns 503, then the listener closes
-    and in-flight requests and streams get `shutdown_timeout` to finish before exit 0."""
+    and in-flight requests and streams get `shutdown_timeout` to finish before exit 0. A SIGHUP
+    that `early_sighup` remembers from start-up reloads once the loop has taken the signal over."""
 
     async def on_startup(app: web.Application) -> None:
         loop = asyncio.get_running_loop()
@@ -155,6 +159,9 @@ def install_signal_handlers(app: web.Application, drain_seconds: float = 0.0) ->
         loop.add_signal_handler(signal.SIGHUP, on_sighup)
         loop.add_signal_handler(signal.SIGTERM, on_sigterm)
         loop.add_signal_handler(signal.SIGINT, on_sigterm)
+        if early_sighup is not None and early_sighup.is_set():
+            early_sighup.clear()
+            on_sighup()
 
     app.on_startup.append(on_startup)
 

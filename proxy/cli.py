@@ -6,7 +6,9 @@ import argparse
 import gc
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -15,9 +17,18 @@ import orjson
 
 from policies.config import PolicyError
 from policies.findings import Direction
-from policies.loader import load_policy
 
 log = logging.getLogger("guardrail_proxy")
+
+#: Set by a SIGHUP that arrives before the event loop takes the signal over (`_hold_sighup`).
+EARLY_SIGHUP = threading.Event()
+
+
+def _hold_sighup() -> None:
+    """Remember a SIGHUP that arrives while the proxy starts, rather than die of it (SIGHUP's
+    default action): loading Presidio and the policy takes seconds, and a config reloader may
+    signal right after a deploy. The event loop reloads for it once it serves."""
+    signal.signal(signal.SIGHUP, lambda signum, frame: EARLY_SIGHUP.set())
 
 if TYPE_CHECKING:
     from proxy.state import Settings
@@ -126,7 +137,7 @@ def _serve_one(args: argparse.Namespace) -> int:
     except (PolicyError, AuditError, ClientKeysError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    install_signal_handlers(app, drain_seconds=args.drain_seconds)
+    install_signal_handlers(app, drain_seconds=args.drain_seconds, early_sighup=EARLY_SIGHUP)
     # Presidio, spaCy and the fold tables leave ~100k long-lived objects; frozen, the collector
     # stops re-scanning them on every full collection (tens of ms of pause under load).
     gc.collect()
@@ -141,7 +152,7 @@ def _serve_one(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    from policies.loader import missing_salt
+    from policies.loader import load_policy, missing_salt
     from policies.taxonomy import coverage_warnings
 
     try:
@@ -215,6 +226,7 @@ def scan(args: argparse.Namespace) -> int:
     """Guard each text and print its decision. With `--jsonl` input is read and answered a line
     at a time, one output line per input line; a line without a text gets an `error` line
     (and a message on stderr), the rest are still scanned, and the exit status is 1."""
+    from policies.loader import load_policy
     from proxy.audit import describe
 
     name = "standard input" if args.file == "-" else args.file
@@ -267,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.command == "serve":
+        _hold_sighup()
         return serve(args, argv)
     try:
         return {"check": check, "scan": scan, "hash-key": hash_key}[args.command](args)

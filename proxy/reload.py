@@ -48,18 +48,25 @@ class PolicyReloader:
     async def reload(self, reason: str) -> bool:
         """Rebuild and swap; returns whether the new policy is now serving."""
         async with self._lock:
-            # What to watch if this build fails: the serving policy's files and those the new
-            # policy file names (the fix may be in a lexicon only it uses), as they are now.
-            watched = tuple(dict.fromkeys([*self.current.files, *policy_files(self.path)]))
-            fingerprint = _fingerprint(watched)
+            watched, fingerprint = self._watched, self._seen
             try:
+                # What to watch if this build fails: the serving policy's files and those the new
+                # policy file names (the fix may be in a lexicon only it uses), as they are now.
+                watched = tuple(dict.fromkeys([*self.current.files, *policy_files(self.path)]))
+                fingerprint = _fingerprint(watched)
                 policy = await asyncio.get_running_loop().run_in_executor(
                     None, load_policy, self.path, self.current  # unchanged detectors are taken over
                 )
-            except (PolicyError, OSError) as exc:
+            except Exception as exc:
                 self._watched, self._seen = watched, fingerprint  # no retry until one of them changes
                 self.state.metrics.policy_reloads.labels("failure").inc()
-                log.error("policy reload (%s) failed; the previous policy keeps serving: %s", reason, exc)
+                message = str(exc) if isinstance(exc, (PolicyError, OSError)) else f"{type(exc).__name__} while loading"
+                log.error("policy reload (%s) failed; the previous policy keeps serving: %s", reason, message)
+                return False
+            if _fingerprint(policy.files) != _seen(policy):
+                # A file changed while it was read (a lexicon still being written): what was built
+                # matches no state of it. The old policy keeps serving; the next check tries again.
+                log.info("policy reload (%s) skipped: a file changed while it was read; trying again", reason)
                 return False
             self.state.set_policy(policy, self.tenant)
             gc.freeze()  # the new policy's objects are long-lived too (see cli._serve_one)
@@ -70,7 +77,13 @@ class PolicyReloader:
             return True
 
     async def watch(self, interval: float) -> None:
+        """Check the files every `interval` seconds; nothing a file does stops the watching."""
         while True:
             await asyncio.sleep(interval)
-            if _fingerprint(self._watched) != self._seen:
+            try:
+                changed = _fingerprint(self._watched) != self._seen
+            except Exception as exc:
+                log.error("checking the policy files failed (%s); checking again", type(exc).__name__)
+                continue
+            if changed:
                 await self.reload("files changed")

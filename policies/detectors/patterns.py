@@ -27,6 +27,7 @@ import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from policies.config import yaml_problem
 from policies.detectors.utf8_text import Utf8Text
 from policies.findings import Finding
 
@@ -103,8 +104,8 @@ def load_pattern_file(
     """
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise PatternError(f"cannot read pattern file: {exc}", path=path) from exc
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, yaml.YAMLError) as exc:
+        raise PatternError(f"cannot read pattern file: {yaml_problem(exc)}", path=path) from None
     try:
         pack = _FileModel.model_validate(raw if raw is not None else {})
     except ValidationError as exc:
@@ -176,8 +177,8 @@ def _compile(rule: PatternRule, path: Path | None = None) -> Any:
         regex = re2.compile(rule.regex, _options(rule.case_insensitive))
     except re2.error as exc:
         reason = _reason(exc)
-        raise PatternError(f"RE2 cannot compile the regex ({reason}); fix: {_fix_for(reason)}",
-                           path=path, rule_id=rule.id) from exc
+        raise PatternError(f"RE2 cannot compile the regex ({_without_text(reason)}); fix: {_fix_for(reason)}",
+                           path=path, rule_id=rule.id) from None
     if regex.fullmatch("") is not None:
         raise PatternError("the regex matches the empty string; fix: require at least one "
                            "character (use + or {1,n} rather than * or ?)",
@@ -188,6 +189,13 @@ def _compile(rule: PatternRule, path: Path | None = None) -> Any:
 def _reason(exc: Exception) -> str:
     arg = exc.args[0] if exc.args else ""
     return arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
+
+
+def _without_text(reason: str) -> str:
+    """RE2's reason without the part of the regex it quotes (`missing ): 炸药配方(制作)`), which
+    may be banned text and must not reach a log; a short ASCII operator (`(?=`, `\\1`) stays."""
+    kind, _, quoted = reason.partition(": ")
+    return reason if quoted.isascii() and len(quoted) <= 4 else kind
 
 
 def _fix_for(reason: str) -> str:

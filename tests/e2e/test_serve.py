@@ -108,6 +108,26 @@ async def test_sighup_reloads_the_policy(tmp_path: Path) -> None:
                 await asyncio.sleep(0.1)
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+async def test_sighup_while_starting_is_not_fatal(tmp_path: Path, workers: str) -> None:
+    """Review: SIGHUP's default action ended a proxy still loading Presidio (exit 129), and with
+    two workers three of them stopped the supervisor. A config reloader signals right after a
+    deploy; the proxy reloads once it serves."""
+    with proxy_process("--demo", "--workers", workers, tmp_path=tmp_path) as (proc, url):
+        for _ in range(3):
+            await asyncio.sleep(0.5)
+            proc.send_signal(signal.SIGHUP)
+        await wait_ready(url, proc)
+        async with aiohttp.ClientSession() as session:
+            assert b"<EMAIL_ADDRESS>" in await chat(session, url, "mail li.lei@example.com")
+        log = next(tmp_path.glob("proxy-*.log"))
+        deadline = time.monotonic() + 10
+        while b"policy reloaded (SIGHUP)" not in log.read_bytes():
+            assert time.monotonic() < deadline, "the SIGHUP sent while starting was not honoured"
+            await asyncio.sleep(0.1)
+        assert proc.poll() is None
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

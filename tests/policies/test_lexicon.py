@@ -67,6 +67,8 @@ def test_empty_file(tmp_path: Path) -> None:
         ("ok\nword\tbad category\n", "A.1.a", 2, "use a name without spaces"),
         ("ok\nA.1.a\t法轮功\n", "A.1.a", 2, "(3 characters, not shaped like a category name; a line is "
          "'term<TAB>category': are the columns swapped?)"),  # the term is not quoted: it would be logged
+        ("ok\nA.1.a\tcasino\n", "A.1.a", 2, "(6 characters, not shaped"),  # nor a Latin one (review)
+        ("ok\nA.1.a\t8964\n", "A.1.a", 2, "(4 characters, not shaped"),
         ("ok\n" + "x" * (MAX_TERM_CHARS + 1) + "\n", "A.1.a", 2, "shorten it"),
         ("ok\n" + "ﷺ" * 20 + "\n", "A.1.a", 2, "folds to 300 characters"),  # expands under NFKC
     ],
@@ -183,7 +185,7 @@ def test_the_file_is_read_as_it_is_consumed(tmp_path: Path) -> None:
     path = _write(tmp_path, "one\ntwo\nth\tnope\nfour\n")
     terms = iter_lexicon(path, "A.1.a", ALLOWED)
     assert [next(terms).text, next(terms).text] == ["one", "two"]
-    with pytest.raises(LexiconError, match=r"words\.txt:3: unknown category 'nope'"):
+    with pytest.raises(LexiconError, match=r"words\.txt:3: unknown category \(4 characters"):
         next(terms)
 
 

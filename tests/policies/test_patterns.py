@@ -362,6 +362,21 @@ def test_bad_file_is_a_load_error_naming_the_file(
     assert str(path) in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [  # review: the regex or the YAML line was quoted, and a failed reload logs the message
+        ('category: secrets\nrules: [{id: a, kind: K, regex: "炸药配方(制作"}]\n', "RE2 cannot compile the regex \\(missing \\)\\)"),
+        ('rules:\n  - {id: a, kind: K, regex: "炸药配方" x\n', "at line 2, column"),
+    ],
+)
+def test_errors_do_not_quote_banned_text(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "banned.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(PatternError, match=message) as caught:
+        load_pattern_file(path, ALLOWED)
+    assert "炸药" not in str(caught.value)
+
+
 def test_rule_category_defaults_to_the_file_and_can_be_overridden(tmp_path: Path) -> None:
     path = _write(
         tmp_path,

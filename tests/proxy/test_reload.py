@@ -197,3 +197,50 @@ async def test_a_fix_to_a_file_only_the_new_policy_names_is_reloaded(tmp_path: P
         (tmp_path / "more.txt").write_text("newterm\n", encoding="utf-8")
         await blocked_within(session, stack, "say newterm", 3.0)
         assert stack.state.policy.version == "2"
+
+
+async def test_a_lexicon_changed_while_read_is_not_served_until_it_reads_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow in-place save: the reload reads the file cut short, then the rest arrives. What it
+    read must not serve, even for a moment (review: terms went unenforced for seconds)."""
+    from policies.detectors import keywords
+
+    path = write_policy(tmp_path, "1", "oldterm\nkeepterm\n")
+    words = tmp_path / "words.txt"
+    read = keywords.read_lexicon
+
+    def read_while_the_writer_goes_on(*args: Any, **kwargs: Any) -> Any:
+        yield from read(*args, **kwargs)
+        if words.read_text(encoding="utf-8") == "oldterm\n":
+            with words.open("a", encoding="utf-8") as file:
+                file.write("keepterm\nnewterm\n")
+
+    async with proxy_stack(load_policy(path), policy_path=path, reload=0.2) as stack, aiohttp.ClientSession() as session:
+        monkeypatch.setattr(keywords, "read_lexicon", read_while_the_writer_goes_on)
+        words.write_text("oldterm\n", encoding="utf-8")  # truncated and partly rewritten
+        deadline = time.monotonic() + 3
+        while await ask(session, stack, "say newterm") != 400:
+            assert await ask(session, stack, "say keepterm") == 400, "a half-written lexicon served"
+            assert time.monotonic() < deadline
+        assert await ask(session, stack, "say keepterm") == 400
+
+
+@pytest.mark.parametrize("broken", [
+    '  words: {type: keywords, files: [{path: "words\\0.txt", category: A.1.h}]}\n',  # a NUL in a path
+    "x: " + "[" * 3000 + "]" * 3000 + "\n",  # nested too deeply for the YAML parser
+])
+async def test_no_broken_file_stops_the_watching(tmp_path: Path, broken: str) -> None:
+    """Review: these made the watcher task die unseen; a later fix and new terms went unnoticed."""
+    path = write_policy(tmp_path, "1", "oldterm\n")
+    good = path.read_text(encoding="utf-8")
+    async with proxy_stack(load_policy(path), policy_path=path, reload=0.2) as stack, aiohttp.ClientSession() as session:
+        path.write_text(good + broken if broken.startswith("x") else good.replace(
+            "  words: {type: keywords, files: [{path: words.txt, category: A.1.h}]}\n", broken), encoding="utf-8")
+        deadline = time.monotonic() + 5
+        while not await metric(session, stack, 'guardrail_policy_reloads_total{result="failure"} 1.0'):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        path.write_text(good, encoding="utf-8")
+        (tmp_path / "words.txt").write_text("oldterm\nnewterm\n", encoding="utf-8")
+        await blocked_within(session, stack, "say newterm", 3.0)
