@@ -153,7 +153,7 @@ def _serve_one(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     from policies.loader import load_policy, missing_salt
-    from policies.taxonomy import coverage_warnings
+    from policies.taxonomy import coverage_warnings, in_library
 
     try:
         policy = load_policy(args.file, require_salt=False)  # checked where production secrets are not
@@ -175,10 +175,14 @@ def check(args: argparse.Namespace) -> int:
             for rule in stage.rules:
                 print(f"  {direction} rule {rule.spec.id}: {stage.name} -> {rule.spec.action}")
         print(f"  {direction} stream hold-back: at most {policy.hold_back_chars(direction)} chars")
-    print(f"  lexicon terms: {sum(counts.values())}")
+    library = set().union(*(terms for category, terms in keys.items() if in_library(category)))
+    distinct = len(set().union(*keys.values()))
+    print(f"  lexicon terms: {distinct} distinct, {len(library)} of them in the standard's risks"
+          + (f" ({sum(counts.values())} by category: a term under two categories counts under each)"
+             if sum(counts.values()) != distinct else ""))
     for category in sorted(counts):
         print(f"    {category}: {counts[category]}")
-    for warning in coverage_warnings(counts):
+    for warning in coverage_warnings(counts, len(library)):
         print(f"  warning: {warning}")
     return 0
 

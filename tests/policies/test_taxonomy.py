@@ -80,15 +80,15 @@ def _full() -> dict[str, int]:
         ({"A.1.a": 199}, ["A.1.a 煽动颠覆国家政权、推翻社会主义制度 (Inciting subversion of state "
                           "power or the overthrow of the socialist system): 199 terms, the "
                           "standard asks for at least 200 (short by 1)",
-                          "keyword library: 9999 terms in all, the standard asks for at least "
+                          "keyword library: 9999 distinct terms in all, the standard asks for at least "
                           "10000 (short by 1)"]),
-        ({"A.3.a": 0}, ["keyword library: 2500 terms in all, the standard asks for at least "
+        ({"A.3.a": 0}, ["keyword library: 2500 distinct terms in all, the standard asks for at least "
                         "10000 (short by 7500)"]),
         ({"A.2.i": 5, "A.3.a": 20_000}, ["A.2.i 其他方面歧视 (Other discrimination): 5 terms, "
                                          "the standard asks for at least 100 (short by 95)"]),
         ({"A.9.z": 3}, ["unknown category 'A.9.z' (3 terms): not in the taxonomy, so not counted"]),
         # Terms of the extra categories are not part of the library the standard counts.
-        ({"A.3.a": 0, "pii": 5000, "secrets": 2500}, ["keyword library: 2500 terms in all, the standard "
+        ({"A.3.a": 0, "pii": 5000, "secrets": 2500}, ["keyword library: 2500 distinct terms in all, the standard "
                                                       "asks for at least 10000 (short by 7500)"]),
     ],
 )
@@ -99,7 +99,7 @@ def test_coverage_warnings(change: dict[str, int], expected: list[str]) -> None:
 def test_empty_library_warns_for_every_minimum() -> None:
     warnings = coverage_warnings({})
     assert len(warnings) == 17 + 1
-    assert warnings[-1].startswith("keyword library: 0 terms in all")
+    assert warnings[-1].startswith("keyword library: 0 distinct terms in all")
 
 
 def test_taxonomy_md_lists_every_category_as_the_module_does() -> None:
