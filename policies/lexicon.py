@@ -118,6 +118,7 @@ def read_lexicon(
     for number, line in _lines(path, start):
         term, _, line_category = line.partition("\t")
         term = term.strip()
+        _check_layout(line, term, line_category, allowed_categories, f"{source}:{number}")
         term_category = line_category.strip() or category  # `term<TAB>` alone: the file's category
         if not term_category:
             raise LexiconError(
@@ -231,6 +232,25 @@ def _folded_key(term: str, source: str, number: int) -> str:
     # The term's own string when folding changed nothing: a caller that keeps both (a list of
     # terms and a set of keys) keeps one string.
     return term if key == term else key
+
+
+def _check_layout(line: str, term: str, category: str, allowed: AbstractSet[str] | None, where: str) -> None:
+    """Layouts that would silently change what a line means (review): a carriage return inside
+    it (classic Mac OS line endings make one term of the whole file), or a category after
+    spaces instead of a TAB (an editor's expandtab makes it part of the term)."""
+    if "\r" in line and "\r" in line.rstrip("\r\n"):  # the first test is the cheap one: 1M lines a load
+        raise LexiconError(f"{where}: a carriage return inside the line (classic Mac OS line endings?); "
+                           "save the file with LF or CRLF line endings")
+    if not category and " " in term:
+        spaced = _SPACED_CATEGORY.search(term)
+        if spaced is not None and (_TAXONOMY_ID.fullmatch(spaced[1]) or (allowed and spaced[1] in allowed)):
+            raise LexiconError(f"{where}: the line ends in a category after spaces; separate the term and its "
+                               "category with a TAB (an editor may have turned it into spaces)")
+
+
+#: A last word after white space, and a taxonomy id (`A.1.h`).
+_SPACED_CATEGORY = re.compile(r"\S\s+(\S+)$")
+_TAXONOMY_ID = re.compile(r"[A-Z]\.[1-9]\.[a-z]{1,2}")
 
 
 def _check_category(category: str, allowed: AbstractSet[str] | None, where: str, quoted: bool = False) -> None:

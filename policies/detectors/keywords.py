@@ -38,6 +38,7 @@ and `hold_from` still holds it back whole.
 
 from __future__ import annotations
 
+import logging
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -62,6 +63,8 @@ from policies.normalize import (
     symbol_readings,
     visible_separator_count,
 )
+
+log = logging.getLogger(__name__)
 
 KIND = "KEYWORD"
 INVISIBLE_PER_GAP = 2
@@ -200,9 +203,10 @@ class KeywordDetector:
     def _finish(self, lines: KeyedLines, allowlist: Iterable[str], duplicates: Mapping[int, Duplicates]) -> None:
         """Add `lines` and the allow phrases after them, in key order (see `key_order`); a line
         that repeats its file's key is reported to that file's `duplicates`."""
+        allow_keys = []
         for phrase in allowlist:
-            lines.append(_checked_key(phrase, f"keyword detector {self.name!r} allowlist"), None, _NO_FILE, 0,
-                         _has_apostrophe(phrase))
+            allow_keys.append(_checked_key(phrase, f"keyword detector {self.name!r} allowlist"))
+            lines.append(allow_keys[-1], None, _NO_FILE, 0, _has_apostrophe(phrase))
         automaton = self._automaton
         top = lines.top_prefixes()
         for prefix in top:  # the first levels' nodes, side by side
@@ -216,6 +220,7 @@ class KeywordDetector:
         self._empty = len(self._automaton) == 0
         if not self._empty:
             self._automaton.make_automaton()
+        self._warn_of_allowed_terms(allow_keys)
         self.term_count: int = sum(self._counts.values())
         longest = self._longest_key
         # At least 1 even when empty, so a policy's hold-back (max_match_chars - 1) is never < 0.
@@ -258,6 +263,16 @@ class KeywordDetector:
             for category in self._category_sets[value >> _CATEGORIES_SHIFT]:
                 keys.setdefault(category, set()).add(key)
         return keys
+
+    def _warn_of_allowed_terms(self, allow_keys: list[str]) -> None:
+        """Log the allowlist entries that are terms themselves: a hit of such a term always lies
+        inside a hit of the phrase, so the term never counts (numbered, not quoted: no log holds
+        a banned term)."""
+        shadowing = [index for index, key in enumerate(allow_keys, 1) if self.categories_of(key)]
+        if shadowing:
+            log.warning("keyword detector %r: allowlist entries %s fold to the same key as a term, so that term "
+                        "never matches; remove the entry from the allowlist or the term from its lexicon",
+                        self.name, ", ".join(f"#{index}" for index in shadowing))
 
     def _add(self, key: str, category: str | None, origin: int, apostrophe: bool = False) -> bool:
         """Add a term (category given) or an allow phrase (None) from file `origin` (or

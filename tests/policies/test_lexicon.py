@@ -70,6 +70,10 @@ def test_empty_file(tmp_path: Path) -> None:
         ("ok\nA.1.a\tcasino\n", "A.1.a", 2, "(6 characters, not shaped"),  # nor a Latin one (review)
         ("ok\nA.1.a\t8964\n", "A.1.a", 2, "(4 characters, not shaped"),
         ("ok\n" + "x" * (MAX_TERM_CHARS + 1) + "\n", "A.1.a", 2, "shorten it"),
+        # Review: layouts that silently changed the terms
+        ("ok\n赌博网站    A.1.a\n", "A.1.a", 2, "separate the term and its category with a TAB"),
+        ("ok\nbomb recipe pii\n", "A.1.a", 2, "separate the term and its category with a TAB"),
+        ("alpha\rbeta\rgamma\r", "A.1.a", 1, "save the file with LF or CRLF line endings"),
         ("ok\n" + "ﷺ" * 20 + "\n", "A.1.a", 2, "folds to 300 characters"),  # expands under NFKC
     ],
 )
@@ -165,9 +169,10 @@ def test_read_lexicon_yields_every_line_with_its_key(tmp_path: Path) -> None:
 
 
 def test_lines_end_at_line_feeds_only(tmp_path: Path) -> None:
-    # Other Unicode line boundaries (U+2028, form feed, a lone CR) are inside a line; the fold
-    # deletes them, as it deletes any separator.
-    path = _write(tmp_path, "a\u2028b\r\nc\x0cd\re\n\ufefff\n")
+    # Other Unicode line boundaries (U+2028, form feed) are inside a line; the fold deletes
+    # them, as it deletes any separator. A lone CR is an error (see above): whole files of
+    # classic Mac OS line endings read as one term.
+    path = _write(tmp_path, "a\u2028b\r\nc\x0cde\n\ufefff\n")
     assert [(key, line) for _, key, _, line in read_lexicon(path, "A.1.a")] == [("ab", 1), ("cde", 2), ("f", 3)]
 
 
