@@ -56,10 +56,12 @@ _PICTURE_CATEGORIES = frozenset({"So", "Sk"})
 # Symbols and numbers that are not digits (superscripts, circled numbers, fractions): where
 # they fold to letters or digits, they may be a spelling (`🇧 🇦 🇩`) or a decoration (`™`).
 _SYMBOL_CATEGORIES = frozenset({"So", "Sk", "No"})
-# The Letterlike Symbols block: ℹ (an emoji), ℃, №, and letters such as ℂ or K that Unicode
-# files as letters but that read as symbols as often as they spell.
-_LETTERLIKE = (0x2100, 0x214F)
-# Symbols that are a Latin letter in a frame (ⓐ ⒜ 🄰 🅰): they spell, whatever stands around them.
+# Letters drawn as emoji (🅰 🅱 🅾 🅿 Ⓜ ℹ): as often a decoration (`casino🅾️`) as a spelling, a
+# kind of their own. Other letters of the Letterlike Symbols block (ℂ ℯ ℴ ℛ) are letters:
+# "fancy text" generators fill the gaps of the math alphabets with them (review: read as
+# decorations with ™, `ℂ𝕒𝕤𝕚𝕟𝕠™` got past, and `𝒜𝓈𝓈ℯ𝓉` held `ass`).
+_EMOJI_LETTERS = frozenset({0x1F170, 0x1F171, 0x1F17E, 0x1F17F, 0x24C2, 0x2139})
+# Symbols that are a Latin letter in a frame (ⓐ ⒜ 🄰): they spell, whatever stands around them.
 _SPELLING_SYMBOL = re.compile(r"\bLATIN (?:CAPITAL |SMALL )?LETTER [A-Z]$")
 # What a decoration reads as in the second keyword scan: a picture, which parts words but does
 # not count towards a term's gap, so `网络🇨🇳🇺🇸赌博` and `on™™line` still hit.
@@ -117,13 +119,16 @@ class _Tables:
         symbol_letters = [
             cp for cp in range(0x80, _TABLE_END)
             if isinstance(self.fold[cp], str)
-            and (unicodedata.category(chr(cp)) in _SYMBOL_CATEGORIES or _LETTERLIKE[0] <= cp <= _LETTERLIKE[1])
+            and (unicodedata.category(chr(cp)) in _SYMBOL_CATEGORIES or cp in _EMOJI_LETTERS)
         ]
-        kinds: dict[str, list[int]] = {"flag letter": [], "framed letter": [], "symbol": []}
+        kinds: dict[str, list[int]] = {
+            "flag letter": [], "emoji letter": [], "framed letter": [], "number": [], "symbol": []}
         for cp in symbol_letters:
             name = unicodedata.name(chr(cp), "")
             kind = ("flag letter" if name.startswith("REGIONAL INDICATOR")
-                    else "framed letter" if _SPELLING_SYMBOL.search(name) else "symbol")
+                    else "emoji letter" if cp in _EMOJI_LETTERS
+                    else "framed letter" if _SPELLING_SYMBOL.search(name)
+                    else "number" if unicodedata.category(chr(cp)) == "No" else "symbol")
             kinds[kind].append(cp)
         self.symbol_kinds = [dict.fromkeys(cps, _DECORATION) for cps in kinds.values()]
         # Finders for RE2 on UTF-8 (several times faster than `re` on CJK text), for any of
@@ -313,8 +318,9 @@ def symbol_readings(text: str) -> list[str]:
 
     Keyword matching reads the text as folded (every such symbol a letter: ``🇧 🇦 🇩``) and
     each of these: every combination of the kinds present taken as decorations -- flag letters
-    (``网络🇨🇳赌博``), framed letters (``网络ⓐ赌博``), other symbols (``casino™``) -- so one
-    kind may spell while another decorates (``ⓑⓞⓜⓑ ⓡⓔⓒⓘⓟⓔ™``, ``🇧🇴🇲🇧 recipe™``). Each
+    (``网络🇨🇳赌博``), letters drawn as emoji (``casino🅾️``), framed letters (``网络ⓐ赌博``),
+    circled or raised numbers (``casino²``), other symbols (``casino™``) -- so one kind may spell
+    while another decorates (``ⓑⓞⓜⓑ ⓡⓔⓒⓘⓟⓔ™``, ``🇧🇴🇲🇧 recipe™``, ``ⓒⓐⓢⓘⓝⓞ🅾️``, ``⑧⑨⑥④™``). Each
     replacement is one character for one, so offsets are the same in all readings."""
     global _last_readings
     if text.isascii():

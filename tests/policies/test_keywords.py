@@ -122,6 +122,12 @@ def _redact(text: str, detector: KeywordDetector = DETECTOR) -> str:
         ("🇧🇴🇲🇧 recipe™", [(0, 11, "A.1.d")]),  # flag letters spell, the ™ decorates (third review)
         ("赌ⓐ博 or 赌🅰️博", [(0, 3, "A.1.h"), (7, 11, "A.1.h")]),  # framed letters decorate
         ("casℹino", [(0, 7, "A.1.h")]),  # ℹ is filed as a letter, but is an emoji
+        # "Fancy text" fills the math alphabets' gaps with Letterlike letters (ℂ, ℴ): they spell
+        # beside a decorating ™ or ², and emoji letters decorate beside framed ones (review)
+        ("best ℂ𝕒𝕤𝕚𝕟𝕠™ sites", [(5, 11, "A.1.h")]),
+        ("𝓬𝓪𝓼𝓲𝓷ℴ²", [(0, 6, "A.1.h")]),
+        ("ⓒⓐⓢⓘⓝⓞ🅾️", [(0, 6, "A.1.h")]),
+        ("🅰️ⓑⓞⓜⓑ ⓡⓔⓒⓘⓟⓔ", [(2, 13, "A.1.d")]),
         # Unassigned but default-ignorable: drawn as nothing (sixth review)
         ("赌\U000e0080博", [(0, 3, "A.1.h")]),
         ("cas\u2065ino", [(0, 7, "A.1.h")]),
@@ -155,6 +161,8 @@ def test_evasions_are_caught_with_exact_spans(text: str, expected: list[tuple[in
         "fix",  # 'fi' inside a word
         "ﬁx",  # ... also when it comes from a ligature
         "ba片",  # mixed term: its Latin start must start a word
+        "𝒜𝓈𝓈ℯ𝓉 𝒜𝓈𝓈ℯ𝓂𝒷𝓁𝓎",  # script "Asset Assembly": ℯ is a letter, no word boundary (review)
+        "𝒸𝓁𝒶𝓈𝓈 ℯ𝓍𝒶𝓂",
         # Gaps longer than max_gap
         "法    轮功",
         "法.. ..轮功",
