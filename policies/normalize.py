@@ -144,7 +144,9 @@ class _Tables:
         self.symbol_kind_finders_utf8 = [finder(cps) for cps in kinds.values()]
         self.symbol_letter_finder = re.compile(f"[{char_class(symbol_letters)}]")
         self.symbol_kind_finders = [re.compile(f"[{char_class(cps)}]") for cps in kinds.values()]
-        self.uncounted = frozenset(invisible) | frozenset(
+        # A carriage return does not count either: `\r\n` is one line break, as `\n` is (review:
+        # a term split by a blank line was caught with LF endings, not with CRLF).
+        self.uncounted = frozenset(invisible) | {ord("\r")} | frozenset(
             cp for cp in range(0x80, _TABLE_END)
             if self.fold[cp] is None and unicodedata.category(chr(cp)) in _PICTURE_CATEGORIES
         )

@@ -130,6 +130,7 @@ def _redact(text: str, detector: KeywordDetector = DETECTOR) -> str:
         ("🅰️ⓑⓞⓜⓑ ⓡⓔⓒⓘⓟⓔ", [(2, 13, "A.1.d")]),
         # Unassigned but default-ignorable: drawn as nothing (sixth review)
         ("赌\U000e0080博", [(0, 3, "A.1.h")]),
+        ("赌\r\n\r\n博 or bomb\r\n\r\nrecipe", [(0, 6, "A.1.h"), (10, 24, "A.1.d")]),  # as `\n\n` (review)
         ("cas\u2065ino", [(0, 7, "A.1.h")]),
         ("cas\ufff0ino", [(0, 7, "A.1.h")]),
     ],
