@@ -66,6 +66,7 @@ _SPELLING_SYMBOL = re.compile(r"\bLATIN (?:CAPITAL |SMALL )?LETTER [A-Z]$")
 # What a decoration reads as in the second keyword scan: a picture, which parts words but does
 # not count towards a term's gap, so `网络🇨🇳🇺🇸赌博` and `on™™line` still hit.
 _DECORATION = "\u25c6"
+_HANGUL_SYLLABLES = (0xAC00, 0xD7A3)
 _TABLE_END = 0xE1000  # past the last default-ignorable (plane 14); higher code points fold to themselves
 _PLANE_4, _PLANE_14 = 0x40000, 0xE0000  # planes 4-13 have nothing assigned: deleted
 _CJK_RANGES = ((0x2E80, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x323AF))
@@ -240,6 +241,10 @@ def _fold_once(ch: str, t2s: dict[str, str]) -> str:
     text = unicodedata.normalize("NFKC", _radical_ideographs().get(ch, ch)).casefold()
     text = unicodedata.normalize("NFKD", text)
     text = unicodedata.normalize("NFC", "".join(c for c in text if unicodedata.category(c) != "Mn"))
+    # A Hangul syllable reads as its jamo: a text in NFD (as macOS writes it) has only those, and
+    # a fold one character at a time could never compose them (review: `도박` got past as NFD).
+    text = "".join(unicodedata.normalize("NFD", c) if _HANGUL_SYLLABLES[0] <= ord(c) <= _HANGUL_SYLLABLES[1] else c
+                   for c in text)
     out = []
     for c in text:
         c = t2s.get(c, c)

@@ -34,6 +34,7 @@ TERMS = [
     ("fi", "A.2.c"),
     ("ss", "A.2.c"),
     ("a片", "A.2.c"),  # mixed: Latin start, CJK end
+    ("도박", "A.1.h"),
 ]
 ALLOWLIST = ["禁止赌博", "Casino Royale"]
 
@@ -130,6 +131,7 @@ def _redact(text: str, detector: KeywordDetector = DETECTOR) -> str:
         ("🅰️ⓑⓞⓜⓑ ⓡⓔⓒⓘⓟⓔ", [(2, 13, "A.1.d")]),
         # Unassigned but default-ignorable: drawn as nothing (sixth review)
         ("赌\U000e0080博", [(0, 3, "A.1.h")]),
+        ("\u1103\u1169\u1107\u1161\u11a8 or 도박", [(0, 5, "A.1.h"), (9, 11, "A.1.h")]),  # NFD Hangul (review)
         ("赌\r\n\r\n博 or bomb\r\n\r\nrecipe", [(0, 6, "A.1.h"), (10, 24, "A.1.d")]),  # as `\n\n` (review)
         ("cas\u2065ino", [(0, 7, "A.1.h")]),
         ("cas\ufff0ino", [(0, 7, "A.1.h")]),
@@ -275,7 +277,7 @@ def test_max_match_chars() -> None:
 
 def test_counts() -> None:
     assert DETECTOR.term_count == len(TERMS)
-    assert DETECTOR.counts_by_category() == {"A.1.a": 1, "A.1.b": 1, "A.1.h": 2, "A.2.c": 6, "A.1.d": 1}
+    assert DETECTOR.counts_by_category() == {"A.1.a": 1, "A.1.b": 1, "A.1.h": 3, "A.2.c": 6, "A.1.d": 1}
 
 
 def test_is_a_detector() -> None:

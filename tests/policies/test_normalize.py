@@ -70,7 +70,9 @@ mixed_text = st.text(alphabet=st.sampled_from(_ALPHABET) | st.characters(), max_
         ("ba\u0301dwo\u0308rd", "badword"),  # combining accents
         ("İstanbul", "istanbul"),
         ("Ⅻ ½", "xii12"),
-        ("한국어", "한국어"),  # other scripts stay
+        ("한국어", "\u1112\u1161\u11ab\u1100\u116e\u11a8\u110b\u1165"),  # Hangul as jamo: as NFD text is
+        ("\u1112\u1161\u11ab\u1100\u116e\u11a8\u110b\u1165", "\u1112\u1161\u11ab\u1100\u116e\u11a8\u110b\u1165"),
+        ("Ωμέγα", "ωμεγα"),  # other scripts stay, case folded
         ("", ""),
     ],
 )
