@@ -143,6 +143,9 @@ DetectorInputs = tuple[object, tuple[FileState, ...]] | None
 
 def _file_state(path: Path) -> FileState:
     digest, size, lines = hashlib.sha256(), 0, 0
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found; fix the path (it is relative to the policy file), "
+                                "or prefix a shipped file with 'pack:'")
     with path.open("rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)

@@ -194,6 +194,8 @@ class _BadLine(ValueError):
 def _jsonl_texts(source: BinaryIO) -> Iterator[tuple[int, str | _BadLine]]:
     """(line number, text or why the line has none) for each non-blank input line, as it comes."""
     for number, line in enumerate(source, 1):
+        if number == 1:
+            line = line.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark (Windows PowerShell 5 writes one)
         if not line.strip():
             continue
         try:

@@ -45,7 +45,7 @@ def test_a_valid_policy_compiles_and_decides(tmp_path: Path) -> None:
          "names detector 'nope'"),
         (GOOD.replace("type: keywords", "type: magic"), "x\n", "detectors.words"),
         (GOOD.replace("action: block", "action: explode"), "x\n", "prompt.0.action"),
-        (GOOD.replace("words.txt", "missing.txt"), "x\n", "missing.txt"),
+        (GOOD.replace("words.txt", "missing.txt"), "x\n", "missing.txt: file not found; fix the path"),
         (GOOD + "unknown_key: 1\n", "x\n", "unknown_key"),
         ("- a list\n", "x\n", "must be a YAML mapping"),
         ("name: [unclosed\n", "x\n", "cannot read policy YAML"),

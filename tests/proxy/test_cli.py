@@ -81,6 +81,13 @@ def test_check_names_the_problem(tmp_path: Path) -> None:
     assert str(bad) in out.stderr and "ghost" in out.stderr and "Traceback" not in out.stderr
 
 
+def test_scan_jsonl_reads_past_a_byte_order_mark() -> None:
+    # Review: Windows PowerShell 5 writes one before the first line, which read as "not JSON".
+    out = run("scan", "--jsonl", stdin='\ufeff{"text": "call 13812345678"}\n')
+    assert out.returncode == 0, out.stderr
+    assert orjson.loads(out.stdout)["text"] == "call <CN_MOBILE>"
+
+
 def test_scan_jsonl_gives_one_decision_per_line() -> None:
     lines = [{"text": "call 13812345678"}, {"text": "nothing here"}, {"text": "网络赌博"}]
     out = run("scan", "--jsonl", "--direction", "prompt", stdin="".join(orjson.dumps(x).decode() + "\n" for x in lines))
