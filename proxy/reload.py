@@ -30,6 +30,11 @@ def _seen(policy: Policy) -> tuple[tuple[str, int, int], ...]:
     return policy.read_stamps or _fingerprint(policy.files)
 
 
+#: Builds in a row a reload leaves unserved because a file changed while it was read; the next
+#: is served whatever happens, so a lexicon that a feed appends to all the time still gets in.
+SETTLE_TRIES = 3
+
+
 class PolicyReloader:
     """Watches the current policy's files and swaps in a rebuilt policy when they change."""
 
@@ -40,6 +45,7 @@ class PolicyReloader:
         self._watched = self.current.files
         self._seen = _seen(self.current)
         self._lock = asyncio.Lock()
+        self._unsettled = 0  # builds in a row not served because a file changed while it was read
 
     @property
     def current(self) -> Policy:
@@ -63,11 +69,15 @@ class PolicyReloader:
                 message = str(exc) if isinstance(exc, (PolicyError, OSError)) else f"{type(exc).__name__} while loading"
                 log.error("policy reload (%s) failed; the previous policy keeps serving: %s", reason, message)
                 return False
-            if _fingerprint(policy.files) != _seen(policy):
+            if _fingerprint(policy.files) != _seen(policy) and self._unsettled < SETTLE_TRIES:
                 # A file changed while it was read (a lexicon still being written): what was built
                 # matches no state of it. The old policy keeps serving; the next check tries again.
+                self._unsettled += 1
                 log.info("policy reload (%s) skipped: a file changed while it was read; trying again", reason)
                 return False
+            if self._unsettled >= SETTLE_TRIES:
+                log.warning("policy files kept changing during %d builds; serving the latest build", SETTLE_TRIES)
+            self._unsettled = 0
             self.state.set_policy(policy, self.tenant)
             gc.freeze()  # the new policy's objects are long-lived too (see cli._serve_one)
             self._watched, self._seen = policy.files, _seen(policy)

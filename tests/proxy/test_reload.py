@@ -244,3 +244,25 @@ async def test_no_broken_file_stops_the_watching(tmp_path: Path, broken: str) ->
         path.write_text(good, encoding="utf-8")
         (tmp_path / "words.txt").write_text("oldterm\nnewterm\n", encoding="utf-8")
         await blocked_within(session, stack, "say newterm", 3.0)
+
+
+async def test_a_lexicon_that_never_stops_changing_still_gets_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A feed appends to the lexicon during every build: after `SETTLE_TRIES` builds left
+    unserved, the latest is served anyway, so the feed's terms are not starved out."""
+    from policies.detectors import keywords
+
+    path = write_policy(tmp_path, "1", "oldterm\n")
+    words = tmp_path / "words.txt"
+    read = keywords.read_lexicon
+    fed = iter(range(1_000_000))
+
+    def read_while_a_feed_appends(*args: Any, **kwargs: Any) -> Any:
+        yield from read(*args, **kwargs)
+        with words.open("a", encoding="utf-8") as file:
+            file.write(f"feedterm{next(fed)}\n")
+
+    async with proxy_stack(load_policy(path), policy_path=path, reload=0.2) as stack, aiohttp.ClientSession() as session:
+        monkeypatch.setattr(keywords, "read_lexicon", read_while_a_feed_appends)
+        with words.open("a", encoding="utf-8") as file:
+            file.write("emergencyterm\n")
+        await blocked_within(session, stack, "say emergencyterm", 5.0)
