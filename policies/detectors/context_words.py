@@ -123,6 +123,8 @@ _ELSE = ""
 PHRASE_SLACK = 8
 #: What may stand between a name and the value it names: `Order no.: 123`, `订单号：123`.
 NAME_TO_VALUE = r"[\s:：#＃.．\-]*"
+#: The same characters, for `str.rstrip` (white space aside, which `names_else` tests apart).
+_NAME_TO_VALUE_CHARS = ":：#＃.．-" + "".join(chr(cp) for cp in range(0x3001) if chr(cp).isspace())
 
 
 def _backwards(phrase: str) -> str:
@@ -169,13 +171,26 @@ class ContextWords:
         latin_backwards = [_backwards(p) for p in other_phrases if p.isascii()]
         self._ends_else = re.compile("|".join(latin_backwards), re.IGNORECASE) if latin_backwards else None
         self._names_else = re.compile(f"{NAME_TO_VALUE}(?:{'|'.join(backwards)})", re.IGNORECASE) if backwards else None
+        #: How a phrase about something else may end, in either script (with the plural `s` that
+        #: `_backwards` allows), lower-cased: the last three characters of its last word, or the
+        #: whole of a shorter one (`no`, `sn`, 版本). `names_else`'s quick test: most text before
+        #: a number ends otherwise.
+        self._phrase_ends = frozenset(
+            spelling[-3:] for p in other_phrases
+            for spelling in ([p.split()[-1], p.split()[-1] + "s"] if p.isascii() else spellings(p)))
         #: How far back from its end a phrase about something else may begin.
         self._reach = max(map(len, other_phrases), default=0) + PHRASE_SLACK
 
     def names_else(self, text: str, start: int) -> bool:
         """Whether a phrase about something else names what starts at `text[start]`
-        (`订单号：` or `Order no. ` right before it)."""
-        return self._names_else is not None and self._names_else.match(self._backwards_from(text, start)) is not None
+        (`订单号：` or `Order no. ` right before it). Most matches have no such phrase before them:
+        the last character before the separators, not one a phrase ends in, says so at once."""
+        if self._names_else is None:
+            return False
+        before = text[max(0, start - self._reach) : start].rstrip(_NAME_TO_VALUE_CHARS)
+        if before[-3:].lower() not in self._phrase_ends and before[-2:].lower() not in self._phrase_ends:
+            return False
+        return self._names_else.match(self._backwards_from(text, start)) is not None
 
     def before(self, text: str, start: int, window: int) -> bool:
         """Whether a word ends within `window` characters before `text[start]`, and no phrase

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, PhoneRecognizer
 
 from policies.detectors.cn_checksums import luhn_check_digit
 from policies.detectors.context_words import ContextWords
 from policies.detectors.pii import FORMAT_CHARS_ALLOWANCE, Coverage, PiiDetector
 from policies.detectors.pii_slots import (
     ASCII_FLAGS,
+    CARD_ISSUER_RANGES,
     HOSTS_REMEMBERED,
     OTHER_NUMBERS,
     PHONE_CONTEXT_EN,
@@ -414,6 +415,20 @@ def test_luhn_valid_numbers_of_no_card_issuer_are_left_alone(default_policy: Pol
 )  # fmt: skip
 def test_has_card_issuer_prefix_edges(digits: str, issued: bool) -> None:
     assert has_card_issuer_prefix(digits) is issued
+
+
+@given(st.text(alphabet="0123456789", min_size=12, max_size=20))
+def test_issuer_prefixes_are_the_ranges(digits: str) -> None:
+    assert has_card_issuer_prefix(digits) == any(
+        len(digits) in lengths and low <= digits[: len(low)] <= high for low, high, lengths in CARD_ISSUER_RANGES)
+
+
+@given(st.lists(st.text(alphabet="0123456789", min_size=3, max_size=5), min_size=3, max_size=4),
+       st.sampled_from(["", " ", "-"]))
+def test_card_luhn_check_is_presidios(groups: list[str], separator: str) -> None:
+    number = separator.join(groups)
+    ours, stock = IssuerCheckedCreditCardRecognizer(), CreditCardRecognizer()
+    assert ours.validate_result(number) == stock.validate_result(number)
 
 
 def test_windows_find_everything_in_a_long_text() -> None:
