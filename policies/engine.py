@@ -31,11 +31,13 @@ class CompiledRule:
 
     @classmethod
     def compile(cls, spec: RuleSpec, detector: Detector | None = None) -> CompiledRule:
-        """The rule, its `kinds` widened by what its detector finds in their place, if it says
-        (`kinds_taken`: a rule for `PHONE_NUMBER` takes a `CN_MOBILE`)."""
+        """The rule; a redact or block rule's `kinds` widened by what its detector finds in
+        their place, if it says (`kinds_taken`: a rule for `PHONE_NUMBER` takes a `CN_MOBILE`).
+        A monitor rule is not widened: the first rule that accepts a finding decides, and it
+        would take the finding from a later rule that redacts it (review)."""
         kinds = frozenset(spec.kinds) if spec.kinds else None
         kinds_taken = getattr(detector, "kinds_taken", None)
-        if kinds is not None and kinds_taken is not None:
+        if kinds is not None and kinds_taken is not None and spec.action in (Action.REDACT, Action.BLOCK):
             kinds = frozenset(kinds_taken(kinds))
         return cls(spec, kinds, frozenset(spec.categories) if spec.categories else None)
 

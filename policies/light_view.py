@@ -35,10 +35,11 @@ LIGHT_KEPT = frozenset("，！？；：（）…")
 # number spelled in Chinese numerals (or partly in them) to get past a filter. The view reads
 # such numerals as digits, one for one, in a run of at least `NUMERAL_RUN_DIGITS` digits and
 # numerals (up to two spaces or dashes between two of them) that holds at least
-# `NUMERAL_RUN_NUMERALS` numerals, or one that is not part of a word: one with a digit on either
-# side (`138一2345678`), or one at the run's edge with no letter beyond it (`1381234567八。`;
-# an ID's check `X` after it is no word either). A single numeral of a prose word next to a
-# number (`张三13800138000`, `13812345678一直`) stays a word. Shorter runs and positional numbers
+# `NUMERAL_RUN_NUMERALS` numerals, or one with a digit on either side (`138一2345678`: no word
+# stands inside a number), or one that ends a run of 17 before an ID's check `X`
+# (`1101051949123100二X`). A single numeral at a run's edge stays a word (`张三13800138000`,
+# `13812345678一直`, `手机13812345678八。`: read as a digit, it would make the number too long to
+# be one; review). Shorter runs and positional numbers
 # (`一千二百`, `十一月`) are left alone. Values are Unicode's (`unicodedata.numeric`), with `○`
 # (a circle often typed for `〇`) and `两`, which Unicode gives none.
 NUMERAL_DIGITS: dict[str, str] = {
@@ -234,7 +235,7 @@ def numerals_as_digits(text: str) -> str:
         return text
     parts, done = [], 0
     for run in _NUMERAL_RUN.finditer(text):
-        if _reads_as_number(run.group(), text[run.start() - 1 : run.start()], text[run.end() : run.end() + 1]):
+        if _reads_as_number(run.group(), text[run.end() : run.end() + 1]):
             start, end = run.span()
             parts += [text[done:start], run.group().translate(_NUMERAL_TABLE)]
             done = end
@@ -247,16 +248,20 @@ def has_numeral_run(data: bytes) -> bool:
     return _NUMERAL_RUN.search(data) is not None
 
 
-def _reads_as_number(run: str, before: str, after: str) -> bool:
-    """Whether the view reads `run` (digits and numerals, between the characters `before` and
-    `after`, "" at the text's edge) as digits: it has enough numerals, or its one numeral is
-    not part of a word."""
+def _reads_as_number(run: str, after: str) -> bool:
+    """Whether the view reads `run` (digits and numerals, before the character `after`, ""
+    at the text's end) as digits: it has enough numerals, or its one numeral stands between
+    digits, or ends the 17 characters an ID's check `X` follows."""
     numerals = [index for index, c in enumerate(run) if c in NUMERAL_DIGITS]
     if len(numerals) != 1:
         return len(numerals) >= NUMERAL_RUN_NUMERALS
-    if numerals[0] == 0:
-        return not before.isalpha()
-    return numerals[0] < len(run) - 1 or after in ("", "X", "x") or not after.isalpha()
+    if 0 < numerals[0] < len(run) - 1:
+        return True
+    return numerals[0] == len(run) - 1 == _ID_BODY - 1 and after in ("X", "x")
+
+
+#: Characters of a resident ID before its check character.
+_ID_BODY = 17
 
 
 def light_fold(text: str) -> str:

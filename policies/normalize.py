@@ -145,13 +145,14 @@ class _Tables:
         self.symbol_kind_finders_utf8 = [finder(cps) for cps in kinds.values()]
         self.symbol_letter_finder = re.compile(f"[{char_class(symbol_letters)}]")
         self.symbol_kind_finders = [re.compile(f"[{char_class(cps)}]") for cps in kinds.values()]
-        # A carriage return does not count either: `\r\n` is one line break, as `\n` is (review:
-        # a term split by a blank line was caught with LF endings, not with CRLF).
-        self.uncounted = frozenset(invisible) | {ord("\r")} | frozenset(
+        pictures = frozenset(
             cp for cp in range(0x80, _TABLE_END)
             if self.fold[cp] is None and unicodedata.category(chr(cp)) in _PICTURE_CATEGORIES
         )
-        self.uncounted_deleted: dict[int, None] = dict.fromkeys(self.uncounted)
+        self.uncounted_deleted: dict[int, None] = dict.fromkeys(frozenset(invisible) | pictures)
+        # For the stream hold-back, a carriage return counts for nothing: `gap_count` counts one
+        # only where no `\n` follows it, so the hold-back never counts more than a gap does.
+        self.uncounted = frozenset(invisible) | pictures | {ord("\r")}
         self.latin_letters = frozenset(c for c in latin if fold(c, self.fold) == c)
         # How many folded characters each code point becomes, as a character ('\x00'..'\x12'):
         # translating a text with it gives the per-character lengths at C speed.
@@ -374,8 +375,11 @@ _last_readings: tuple[str | None, list[str]] = (None, [])
 def gap_count(text: str, start: int, end: int) -> int:
     """How many characters of `text[start:end]` (all of them fold to '') count towards the
     gap a keyword may have between two of its characters: spaces and punctuation do;
-    invisible characters and deleted pictures (emoji, symbols) do not, however many."""
-    return len(text[start:end].translate(_get_tables().uncounted_deleted))
+    invisible characters and deleted pictures (emoji, symbols) do not, however many; a
+    Windows line break `\r\n` counts once, as `\n` does (review: a term split by a blank line
+    got past with CRLF endings), a lone `\r` once too."""
+    gap = text[start:end]
+    return len(gap.translate(_get_tables().uncounted_deleted)) - gap.count("\r\n")
 
 
 def counted_tail_start(text: str, count: int) -> int:

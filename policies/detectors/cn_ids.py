@@ -15,6 +15,7 @@ recognizers only on windows around its hits.
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from presidio_analyzer import PatternRecognizer
@@ -28,7 +29,7 @@ from policies.detectors.cn_checksums import (
     luhn_ok,
 )
 from policies.detectors.cn_recognizer import CONTEXT_AFTER, CONTEXT_BEFORE, ChineseIdRecognizer
-from policies.detectors.context_words import DEVICE_NUMBERS, OTHER_NUMBERS
+from policies.detectors.context_words import BUSINESS_NUMBERS, DEVICE_NUMBERS
 
 __all__ = ["CONTEXT_AFTER", "CONTEXT_BEFORE", "ENTITIES", "MAX_MATCH_CHARS", "PLATE_PROVINCES", "PREFILTERS",
            "RECOGNIZER_CLASSES", "chinese_recognizers"]
@@ -46,6 +47,8 @@ _RIGHT = r"(?![0-9A-Za-z])(?![.][0-9])"
 # number is still one. A group of letters and digits counts too (`SN 9F3A-0731-2345-6789`),
 # letters alone do not (`Tel-0755-87654321`). Joined by spaces, the number must be spaced
 # itself (`2024 0512 1381 2345`): `518000 0755-87654321` is a postcode and a landline.
+#: Another group of digits right after a match.
+_GROUP_AFTER = re.compile(r"[ -][0-9]")
 _NOT_A_GROUP = (
     r"(?<!(?<![0-9])[0-9]{1,8}-)"
     r"(?<!(?<![0-9A-Za-z])(?=[A-Za-z]*[0-9])[0-9A-Za-z]{1,8}-)"
@@ -104,7 +107,7 @@ class ResidentIdRecognizer(ChineseIdRecognizer):
         "身份证", "证件号", "身份号码", "公民身份", "居民身份", "id card", "id no", "id number",
         "identity", "resident id",
     )  # fmt: skip
-    NAMED_ELSE = (*OTHER_NUMBERS, *DEVICE_NUMBERS)
+    NAMED_ELSE = (*BUSINESS_NUMBERS, *DEVICE_NUMBERS)
 
     def validate_result(self, pattern_text: str) -> bool | None:
         """18 characters: True (score 1.0) only if region, birth date and check char agree.
@@ -132,8 +135,13 @@ class MobileRecognizer(ChineseIdRecognizer):
         "手机", "手提", "电话", "联系方式", "联络", "微信", "致电", "mobile", "phone", "cell", "tel",
         "call", "whatsapp", "wechat",
     )  # fmt: skip
-    # Device numbers only: a member or account number often *is* its holder's mobile number.
+    # Device numbers only (a member or account number often *is* its holder's mobile number),
+    # and only for a number another group follows: `SN 177-5458-0812-2003` is a serial, while
+    # `SN 13812345678` may be a mobile number hidden behind a name (review).
     NAMED_ELSE = DEVICE_NUMBERS
+
+    def named_else(self, text: str, start: int, end: int) -> bool:
+        return _GROUP_AFTER.match(text, end) is not None and super().named_else(text, start, end)
 
 
 class LandlineRecognizer(ChineseIdRecognizer):
@@ -186,7 +194,7 @@ class BankCardRecognizer(ChineseIdRecognizer):
         "卡号", "银行卡", "账号", "帐号", "账户", "帐户", "储蓄卡", "借记卡", "信用卡", "开户行",
         "银联", "收款", "card", "account", "debit", "unionpay", "bank",
     )  # fmt: skip
-    NAMED_ELSE = (*OTHER_NUMBERS, *DEVICE_NUMBERS)  # order numbers of 16-19 digits
+    NAMED_ELSE = (*BUSINESS_NUMBERS, *DEVICE_NUMBERS)  # order numbers of 16-19 digits
     # (starts with 62, passes Luhn) -> score before context.
     SCORES: ClassVar[dict[tuple[bool, bool], float]] = {
         (True, True): 0.85,

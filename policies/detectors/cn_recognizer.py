@@ -24,10 +24,14 @@ CONTEXT_BEFORE = 32
 CONTEXT_AFTER = 16
 # Added to the score of a match with a context word nearby (capped at 1.0).
 CONTEXT_BOOST = 0.4
-# Taken from the score of a match that a phrase about something else names (`NAMED_ELSE`), and
-# no context word counts: a bank card's UnionPay prefix and Luhn pass (0.85) or a legacy ID's
-# shape (0.5) no longer reach the default threshold, an ID with a valid check digit (1.0) does.
+# A match that a phrase about something else names (`NAMED_ELSE`) takes no context word, and
+# unless its own checks score it `STRONG_SCORE` or more it loses `NAMED_ELSE_PENALTY`: an order
+# number that merely looks like a card (0.1-0.35) or a legacy ID's shape (0.5, an IMEI's too)
+# no longer reaches the default threshold, while a UnionPay number that passes Luhn (0.85) or
+# an ID with a valid check digit (1.0) still does, whatever is written before it (review: a
+# naming phrase must not hide a real one).
 NAMED_ELSE_PENALTY = 0.4
+STRONG_SCORE = 0.85
 
 PatternSpec = tuple[str, str, float]
 _BOOSTED_KEY = RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY
@@ -71,22 +75,22 @@ class ChineseIdRecognizer(PatternRecognizer):
         before = self._context.find(text, max(0, start - CONTEXT_BEFORE), start)
         return before if before is not None else self._context.find(text, end, end + CONTEXT_AFTER)
 
-    def named_else(self, text: str, start: int) -> bool:
-        """Whether a phrase about something else names the match at `text[start]` (`订单号 `)."""
+    def named_else(self, text: str, start: int, end: int) -> bool:
+        """Whether a phrase about something else names the match `text[start:end]` (`订单号 `)."""
         return self._named_else is not None and self._named_else.names_else(text, start)
 
     def supporting_word(self, text: str, start: int, end: int) -> str | None:
         """The context word that raises the match's score, if one does."""
-        return None if self.named_else(text, start) else self.context_word(text, start, end)
+        return None if self.named_else(text, start, end) else self.context_word(text, start, end)
 
     def rescore(self, text: str, start: int, end: int, score: float) -> float:
         """The score after Presidio's validation: `adjusted_score`, then the context boost, or
-        the penalty for a match named as something else."""
+        for a match named as something else none, and a penalty unless its checks are strong."""
         score = self.adjusted_score(text[start:end], score)
         if score <= 0:
             return score
-        if self.named_else(text, start):
-            return score - NAMED_ELSE_PENALTY
+        if self.named_else(text, start, end):
+            return score if score >= STRONG_SCORE else score - NAMED_ELSE_PENALTY
         if self.context_word(text, start, end) is not None:
             score = min(EntityRecognizer.MAX_SCORE, score + CONTEXT_BOOST)
         return score

@@ -44,6 +44,18 @@ OTHER_NUMBERS = (
 #: Names of device and product numbers: a 15-digit IMEI may read as a legacy resident ID
 #: (`IMEI: 350926790309961`), a serial as a mobile number (`SN 177-5458-0812-2003`).
 DEVICE_NUMBERS = ("imei", "meid", "iccid", "imsi", "serial", "sn", "s/n", "串号", "设备号", "序列号", "机身码")
+#: Names of business numbers that run to 15-19 digits, as bank cards and IDs do: specific ones
+#: only. Generic names (编号, 号码, number) are what an ID or card is called too (身份证编号).
+BUSINESS_NUMBERS = (
+    *(f"{thing}{suffix}"
+      for thing in ("订单", "快递单", "运单", "物流单", "账单", "合同", "工单", "保单", "交易", "交易单")
+      for suffix in ("号", "编号", "号码")),
+    "发票号", "发票号码", "发票代码", "流水号", "批次号", "航班号",
+    *(f"{thing} {suffix}" for thing in ("order", "invoice", "tracking", "transaction", "confirmation", "booking",
+                                        "shipment", "reference", "ticket", "batch", "policy", "contract", "part",
+                                        "model") for suffix in ("number", "no")),
+    "ref no",
+)  # fmt: skip
 
 
 def other_names(names: Iterable[str], own_context: Iterable[str]) -> tuple[str, ...]:

@@ -415,7 +415,8 @@ class KeywordDetector:
 
 
 def _inside_word(hit: _Hit, text: str, folded: str, origin: list[int], inner: list[int]) -> bool:
-    """Whether a Latin end of the term continues a word: `ass` in `class`, `sex` in `sexy`.
+    """Whether a Latin end of the term continues a word: `ass` in `class`, `sex` in `sexy`;
+    or its last Hangul syllable goes on (`보지` in `보직`).
     A contraction's ending (`'s`, `'ll` ... ending the word) is the end of a word, never a
     start (`what's hit` holds no `shit`); a word may end before one (`shit's` holds `shit`).
 
@@ -428,8 +429,16 @@ def _inside_word(hit: _Hit, text: str, folded: str, origin: list[int], inner: li
         or (_apostrophes_only(text, origin[0] + 1, inner[0]) and _contraction_at(text, inner[0]))
     ):
         return True
+    if hit.end < len(folded) and _is_final_consonant(folded[hit.end]) and _joined(text, inner[-1], origin[-1]):
+        return True  # the hit ends inside a Hangul syllable: `보지` is not in `보직`
     after = hit.end < len(folded) and is_latin_word_char(folded[hit.end])
     return bool(hit.flags & _LATIN_END and after and _joined(text, inner[-1], origin[-1]))
+
+
+def _is_final_consonant(ch: str) -> bool:
+    """A Hangul final consonant (jongseong): the fold reads a syllable as its jamo, so one
+    after a hit continues the hit's last syllable (review)."""
+    return "\u11a8" <= ch <= "\u11ff" or "\ud7cb" <= ch <= "\ud7fb"
 
 
 def _joined(text: str, left: int, right: int) -> bool:

@@ -199,9 +199,9 @@ PHONE_CONTEXT_ZH = ("电话", "致电", "座机", "手机", "联系", "联络", 
 PHONE_CONTEXT_EN = (*PhoneRecognizer.CONTEXT, "tel", "fax", "contact")
 
 
-#: What names a version, not an address: `版本 1.2.3.4`, `.NET Framework 4.7.2.0`.
-VERSION_NAMES = ("version", "ver", "release", "build", "firmware", "framework", "upgrade to", "update to",
-                 "版本", "版本号", "固件", "升级到", "更新到")
+#: What names a version, not an address: `版本 1.2.3.4`, `.NET Framework 4.7.2.0`. Nouns only:
+#: verbs name addresses as often (`update to 8.8.8.8`, `release 10.0.0.5`; review).
+VERSION_NAMES = ("version", "ver", "build", "firmware", "framework", "版本", "版本号", "固件")
 
 
 #: The regions the phone matcher asks about a number written without `+`: Presidio's, and CN.

@@ -142,9 +142,8 @@ NUMERAL_ALPHABET = st.sampled_from([*NUMERAL_DIGITS, *"0123456789" * 8, " ", "-"
 def test_numerals_become_digits_exactly_in_long_runs(chars: list[str]) -> None:
     """Each maximal run of digits and numerals (up to two spaces or dashes between two of
     them) is written in digits if it holds at least seven of them, two of them numerals, or
-    one numeral that is no part of a word (inside the run, or at its edge with no letter, or
-    an ID's check `X`, beyond it); everything else, and every position, stays. (`１` and `㊀`
-    fold to `1` and `一` first.)"""
+    one numeral between digits, or one that ends a run of 17 before an `X`; everything else,
+    and every position, stays. (`１` and `㊀` fold to `1` and `一` first.)"""
     text = "".join(chars)
     view = light_view(text)
     folded = "".join(light_fold(c) for c in chars)  # one character cannot make a run
@@ -153,12 +152,10 @@ def test_numerals_become_digits_exactly_in_long_runs(chars: list[str]) -> None:
     expected = list(folded)
     for run in re.finditer(rf"[0-9{numerals}](?:[ \-—]{{0,2}}[0-9{numerals}])*", folded):
         body = [c for c in run.group() if c not in " -—"]
-        at = [i for i, c in enumerate(body) if c in NUMERAL_DIGITS]
-        before, after = folded[run.start() - 1 : run.start()], folded[run.end() : run.end() + 1]
+        at = [i for i, c in enumerate(run.group()) if c in NUMERAL_DIGITS]
+        after = folded[run.end() : run.end() + 1]
         lone = len(at) == 1 and (
-            0 < at[0] < len(body) - 1
-            or (at[0] == 0 and not before.isalpha())
-            or (at[0] == len(body) - 1 and (after in ("", "X", "x") or not after.isalpha()))
+            0 < at[0] < len(run.group()) - 1 or (at[0] == len(run.group()) - 1 == 16 and after in "Xx" and after)
         )
         if len(body) >= 7 and (len(at) >= 2 or lone):  # as README says
             for i in range(run.start(), run.end()):

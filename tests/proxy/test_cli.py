@@ -27,19 +27,23 @@ def test_check_summarises_the_default_pack() -> None:
     assert "keyword library: 6 distinct terms in all, the standard asks for at least 10000" in out.stdout
 
 
+def check_keywords(tmp_path: Path, detectors: str, blocking: list[str]) -> subprocess.CompletedProcess[str]:
+    """`check` on a policy of these keyword detectors, each with a block rule; it must pass."""
+    policy = tmp_path / "p.yaml"
+    rules = ", ".join(f"{{id: r{name}, detector: {name}, action: block}}" for name in blocking)
+    policy.write_text(f"name: p\nversion: '1'\ndetectors:\n{detectors}prompt: [{rules}]\n", encoding="utf-8")
+    out = run("check", str(policy))
+    assert out.returncode == 0, out.stderr
+    return out
+
+
 def test_check_counts_a_lexicon_shared_by_two_detectors_once(tmp_path: Path) -> None:
     (tmp_path / "words.txt").write_text("".join(f"term{i}\n" for i in range(6000)), encoding="utf-8")
     (tmp_path / "more.txt").write_text("term1\nterm5999\nextra\n", encoding="utf-8")
-    policy = tmp_path / "p.yaml"
-    policy.write_text(
-        "name: p\nversion: '1'\ndetectors:\n"
-        "  a: {type: keywords, files: [{path: words.txt, category: A.1.a}]}\n"
-        "  b: {type: keywords, files: [{path: words.txt, category: A.1.a}, {path: more.txt, category: A.1.a}]}\n"
-        "prompt: [{id: ra, detector: a, action: block}, {id: rb, detector: b, action: block}]\n",
-        encoding="utf-8",
-    )
-    out = run("check", str(policy))
-    assert out.returncode == 0, out.stderr
+    out = check_keywords(tmp_path,
+                         "  a: {type: keywords, files: [{path: words.txt, category: A.1.a}]}\n"
+                         "  b: {type: keywords, files: [{path: words.txt, category: A.1.a}, "
+                         "{path: more.txt, category: A.1.a}]}\n", ["a", "b"])
     assert "lexicon terms: 6001 distinct, 6001 of them in the standard's risks" in out.stdout
     assert "A.1.a: 6001" in out.stdout
     assert "keyword library: 6001 distinct terms in all, the standard asks for at least 10000" in out.stdout
@@ -50,15 +54,9 @@ def test_check_counts_a_term_under_two_categories_once_towards_the_library(tmp_p
     terms = "".join(f"term{i}\n" for i in range(5000))
     (tmp_path / "a.txt").write_text(terms, encoding="utf-8")
     (tmp_path / "b.txt").write_text(terms, encoding="utf-8")
-    policy = tmp_path / "p.yaml"
-    policy.write_text(
-        "name: p\nversion: '1'\ndetectors:\n"
-        "  w: {type: keywords, files: [{path: a.txt, category: A.1.a}, {path: b.txt, category: A.1.b}]}\n"
-        "prompt: [{id: r, detector: w, action: block}]\n",
-        encoding="utf-8",
-    )
-    out = run("check", str(policy))
-    assert out.returncode == 0, out.stderr
+    out = check_keywords(
+        tmp_path, "  w: {type: keywords, files: [{path: a.txt, category: A.1.a}, {path: b.txt, category: A.1.b}]}\n",
+        ["w"])
     assert "lexicon terms: 5000 distinct, 5000 of them in the standard's risks (10000 by category" in out.stdout
     assert "keyword library: 5000 distinct terms in all, the standard asks for at least 10000" in out.stdout
 
