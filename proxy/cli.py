@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import orjson
 
-from policies.config import PolicyError
-from policies.findings import Direction
+from policies.findings import Direction  # light: the heavy imports wait for the command that needs them
 
 log = logging.getLogger("guardrail_proxy")
 
@@ -27,8 +26,10 @@ EARLY_SIGHUP = threading.Event()
 def _hold_sighup() -> None:
     """Remember a SIGHUP that arrives while the proxy starts, rather than die of it (SIGHUP's
     default action): loading Presidio and the policy takes seconds, and a config reloader may
-    signal right after a deploy. The event loop reloads for it once it serves."""
+    signal right after a deploy. The event loop reloads for it once it serves. A worker starts
+    with SIGHUP blocked (`workers.Supervisor`), so one sent before this runs waits for it."""
     signal.signal(signal.SIGHUP, lambda signum, frame: EARLY_SIGHUP.set())
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
 
 if TYPE_CHECKING:
     from proxy.state import Settings
@@ -128,6 +129,7 @@ def _serve_one(args: argparse.Namespace) -> int:
     """One proxy process: build the app (a bad policy or audit path fails here), then run it."""
     from aiohttp import web
 
+    from policies.config import PolicyError
     from proxy.app import create_app, install_signal_handlers
     from proxy.audit import AuditError
     from proxy.auth import ClientKeysError
@@ -152,6 +154,7 @@ def _serve_one(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
+    from policies.config import PolicyError
     from policies.loader import load_policy, missing_salt
     from policies.taxonomy import coverage_warnings, in_library
 
@@ -232,6 +235,7 @@ def scan(args: argparse.Namespace) -> int:
     """Guard each text and print its decision. With `--jsonl` input is read and answered a line
     at a time, one output line per input line; a line without a text gets an `error` line
     (and a message on stderr), the rest are still scanned, and the exit status is 1."""
+    from policies.config import PolicyError
     from policies.loader import load_policy
     from proxy.audit import describe
 

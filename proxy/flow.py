@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -13,10 +14,11 @@ from typing import Any, TypeVar
 import re2
 
 from policies.detectors.phone import PUNCTUATION
-from policies.detectors.utf8_text import byte_spans
+from policies.detectors.utf8_text import byte_spans, iter_byte_spans
 from policies.engine import Policy
 from policies.findings import Action, Direction
 from policies.light_view import NUMERAL_DIGITS, re2_class
+from policies.normalize import symbol_letter_runs
 from proxy.errors import GuardUnavailable
 from proxy.openai import Route
 from proxy.state import ProxyState
@@ -41,6 +43,14 @@ RUN_WEIGHT = 56
 #: at most ~15 ms in every layout `tests/proxy/test_flow.py` tries.
 CHAIN_FREE_RUNS = 4
 CHAIN_RUN_WEIGHT = 200
+#: What each `+` weighs: the phone matcher reads the text apart at each one after a number's
+#: digits, and asks every region about each piece that holds more than one number or group
+#: (`机(+1547 / 23` twenty times cost 31 ms; review).
+PLUS_WEIGHT = 256
+#: What each run of symbols that read as letters weighs (`™`, `ⓐ`, `🇨`, `🅾`, `①`): keyword
+#: matching reads the text again for each kind of them present, up to eleven times, and checks
+#: every hit in each reading (4 KB of `网络赌博🇦🅾ⓐ™` cost 40-130 ms; review).
+SYMBOL_WEIGHT = 64
 #: What each text past the first weighs besides its characters: guarding a message costs ~20 µs
 #: however short it is (4,000 one-letter messages took 77 ms).
 SLOT_WEIGHT = 32
@@ -48,6 +58,7 @@ _ASCII_DIGITS = b"0123456789"
 #: Bytes to "1" for an ASCII digit and "0" for any other byte: digits and their runs are counted
 #: on the result with `bytes.count`, at C speed.
 _DIGIT_MARKS = bytes(0x31 if byte in _ASCII_DIGITS else 0x30 for byte in range(256))
+_FULL_WIDTH_PLUS = "＋".encode()
 
 
 def _other_digits_pattern() -> re2._Regexp:
@@ -73,27 +84,41 @@ _LONG_CHAIN = re2.compile(f"{_DIGIT}+(?:[{PUNCTUATION}X]{{1,4}}{_DIGIT}+){{{CHAI
 
 def guard_weight(texts: Iterable[str | bytes], limit: int) -> int:
     """What guarding `texts` may cost, in characters of prose (see `DIGIT_WEIGHT`, `RUN_WEIGHT`,
-    and `SLOT_WEIGHT` for each text), as far as it decides anything: texts heavier than `limit`
-    by their length are not weighed further. ASCII digits are counted on the UTF-8 bytes, other
-    digits and numerals by one RE2 pass (a few µs a KB)."""
+    `CHAIN_RUN_WEIGHT`, `PLUS_WEIGHT`, `SYMBOL_WEIGHT`, and `SLOT_WEIGHT` for each text), as far
+    as it decides anything: once over `limit`, it is not weighed further. ASCII digits and plus
+    signs are counted on the UTF-8 bytes at C speed, other digits, numerals and symbols by RE2,
+    a Python step each, so stopping at the limit bounds the weighing too (~50 µs at most)."""
     texts = list(texts)
-    length = sum(map(len, texts)) + SLOT_WEIGHT * (len(texts) - 1)
-    if length > limit:
-        return length
-    digits = runs = chained = 0
+    weight = sum(map(len, texts)) + SLOT_WEIGHT * (len(texts) - 1)
     for text in texts:
+        if weight > limit:
+            return weight
         data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
         marks = data.translate(_DIGIT_MARKS)
-        digits += marks.count(b"1")
-        found = marks.count(b"01") + marks.startswith(b"1")
-        if not data.isascii():
-            other = byte_spans(_OTHER_DIGITS, data)
-            digits += sum(len(data[start:end].decode("utf-8", "replace")) for start, end in other)
-            found += len(other)
-        runs += found
-        if found > CHAIN_FREE_RUNS:
-            chained += sum(_runs(data[start:end]) - CHAIN_FREE_RUNS for start, end in byte_spans(_LONG_CHAIN, data))
-    return length + DIGIT_WEIGHT * digits + RUN_WEIGHT * runs + CHAIN_RUN_WEIGHT * chained
+        runs = marks.count(b"01") + marks.startswith(b"1")
+        weight += DIGIT_WEIGHT * marks.count(b"1") + RUN_WEIGHT * runs
+        weight += PLUS_WEIGHT * (data.count(b"+") + data.count(_FULL_WIDTH_PLUS))
+        if not data.isascii() and _exotic().search(data) is not None:  # one pass: most texts have neither
+            for pattern, per_run in ((_OTHER_DIGITS, RUN_WEIGHT), (symbol_letter_runs(), SYMBOL_WEIGHT)):
+                for start, end in iter_byte_spans(pattern, data):
+                    if weight > limit:
+                        return weight
+                    weight += per_run
+                    if pattern is _OTHER_DIGITS:
+                        runs += 1
+                        weight += DIGIT_WEIGHT * len(data[start:end].decode("utf-8", "replace"))
+        if runs > CHAIN_FREE_RUNS:
+            for start, end in iter_byte_spans(_LONG_CHAIN, data):
+                if weight > limit:
+                    return weight
+                weight += CHAIN_RUN_WEIGHT * (_runs(data[start:end]) - CHAIN_FREE_RUNS)
+    return weight
+
+
+@functools.cache
+def _exotic() -> re2._Regexp:
+    """Any digit or numeral `_OTHER_DIGITS` weighs, or any symbol `symbol_letter_runs` does."""
+    return re2.compile(f"{_OTHER_DIGITS.pattern[:-1]}|{symbol_letter_runs().pattern[:-1]}")
 
 
 def _runs(data: bytes) -> int:

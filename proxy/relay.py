@@ -47,10 +47,6 @@ MAX_DELTA_CHARS = 64 * 1024
 #: bring hundreds of chunks at once, each scanned inline (tens of µs; more for a held-back run
 #: of digits), and the one write they make waits for the last.
 YIELD_AFTER_SECONDS = 0.002
-#: Events longer than this (a token chunk's JSON is ~150 characters) have their digits weighed
-#: (`flow.guard_weight`; shorter ones count their length), and a heavy one is guarded on the
-#: thread pool: an event of crafted numbers costs the phone matcher up to ~40 µs a digit.
-WEIGHED_FROM_CHARS = 256
 #: Held-back text longer than this, over all of a stream's scanners, is weighed as text (a few
 #: µs an event), not as a row of digits: `tel 1 / 2 / 3 / …` sent a group an event, rescanned
 #: whole each time, cost up to 23 ms an event guarded inline.
@@ -103,7 +99,8 @@ class StreamGuard:
             held = guard_weight([scanner.rescanned for scanner in self.scanners.values()], limit)
         else:
             held *= 1 + DIGIT_WEIGHT
-        return held + (guard_weight([event.data], limit) if len(event.data) > WEIGHED_FROM_CHARS else len(event.data))
+        # Every event, short ones too: 254 characters of `机(+1547 / 23` cost 26 ms (review).
+        return held + guard_weight([event.data], limit)
 
     def scanner(self, key: tuple[int, str]) -> StreamScanner:
         scanner = self.scanners.get(key)

@@ -33,6 +33,8 @@ def _seen(policy: Policy) -> tuple[tuple[str, int, int], ...]:
 #: Builds in a row a reload leaves unserved because a file changed while it was read; the next
 #: is served whatever happens, so a lexicon that a feed appends to all the time still gets in.
 SETTLE_TRIES = 3
+#: Seconds before a build left unserved is tried again when no watcher polls the files.
+RETRY_SECONDS = 1.0
 
 
 class PolicyReloader:
@@ -46,6 +48,8 @@ class PolicyReloader:
         self._seen = _seen(self.current)
         self._lock = asyncio.Lock()
         self._unsettled = 0  # builds in a row not served because a file changed while it was read
+        self._watching = False  # whether `watch` runs, to try again after such a build
+        self._retries: set[asyncio.Task[bool]] = set()
 
     @property
     def current(self) -> Policy:
@@ -55,12 +59,15 @@ class PolicyReloader:
         """Rebuild and swap; returns whether the new policy is now serving."""
         async with self._lock:
             watched, fingerprint = self._watched, self._seen
+            loop = asyncio.get_running_loop()
             try:
                 # What to watch if this build fails: the serving policy's files and those the new
                 # policy file names (the fix may be in a lexicon only it uses), as they are now.
-                watched = tuple(dict.fromkeys([*self.current.files, *policy_files(self.path)]))
+                # Off the loop too: a policy file is YAML to parse (700 KB took 0.7 s; review).
+                named = await loop.run_in_executor(None, policy_files, self.path)
+                watched = tuple(dict.fromkeys([*self.current.files, *named]))
                 fingerprint = _fingerprint(watched)
-                policy = await asyncio.get_running_loop().run_in_executor(
+                policy = await loop.run_in_executor(
                     None, load_policy, self.path, self.current  # unchanged detectors are taken over
                 )
             except Exception as exc:
@@ -74,6 +81,8 @@ class PolicyReloader:
                 # matches no state of it. The old policy keeps serving; the next check tries again.
                 self._unsettled += 1
                 log.info("policy reload (%s) skipped: a file changed while it was read; trying again", reason)
+                if not self._watching:  # no watcher to try again (`--reload-interval 0`): do it here
+                    loop.call_later(RETRY_SECONDS, self._retry, reason)
                 return False
             if self._unsettled >= SETTLE_TRIES:
                 log.warning("policy files kept changing during %d builds; serving the latest build", SETTLE_TRIES)
@@ -86,8 +95,14 @@ class PolicyReloader:
                      policy.term_count)
             return True
 
+    def _retry(self, reason: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload(reason))
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
+
     async def watch(self, interval: float) -> None:
         """Check the files every `interval` seconds; nothing a file does stops the watching."""
+        self._watching = True
         while True:
             await asyncio.sleep(interval)
             try:

@@ -36,7 +36,13 @@ class Supervisor:
 
     def _spawn(self) -> None:
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir}
-        child = subprocess.Popen([sys.executable, "-m", "proxy.cli", *self.worker_argv], env=env)
+        # The worker starts with SIGHUP blocked (the mask is inherited) until it has a handler:
+        # one forwarded while Python starts would end it, and too many such ends stop us (review).
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+        try:
+            child = subprocess.Popen([sys.executable, "-m", "proxy.cli", *self.worker_argv], env=env)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
         self.children[child.pid] = child
 
     def _forward(self, signum: int, frame: FrameType | None) -> None:

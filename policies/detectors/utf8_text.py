@@ -14,6 +14,8 @@ building a match object per hit; if a future wrapper drops that attribute, the p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import re2
 
 
@@ -52,6 +54,11 @@ _UNANCHORED = re2._Anchor.UNANCHORED if hasattr(re2, "_Anchor") else None
 def byte_spans(pattern: re2._Regexp, data: bytes) -> list[tuple[int, int]]:
     """(start, end) in bytes of each match of `pattern` in `data`, left to right; after an
     empty match the search goes on from the next character, as `finditer` on a `str` does."""
+    return list(iter_byte_spans(pattern, data))
+
+
+def iter_byte_spans(pattern: re2._Regexp, data: bytes) -> Iterator[tuple[int, int]]:
+    """`byte_spans` one at a time, for a caller that may stop early."""
     regexp = getattr(pattern, "_regexp", None)
     if regexp is not None and _UNANCHORED is not None:
         match = regexp.Match
@@ -65,16 +72,14 @@ def byte_spans(pattern: re2._Regexp, data: bytes) -> list[tuple[int, int]]:
             found = pattern.search(data, pos)
             return (-1, -1) if found is None else found.span()
 
-    spans: list[tuple[int, int]] = []
     pos, size = 0, len(data)
     while pos <= size:
         start, end = search(pos)
         if start < 0:
             break
         if start < end or not _inside_char(data, start):  # `\B` can match between two bytes of é
-            spans.append((start, end))
+            yield start, end
         pos = end if end > start else _next_char(data, end)
-    return spans
 
 
 def _inside_char(data: bytes, pos: int) -> bool:

@@ -12,7 +12,17 @@ import pytest
 from policies.engine import Policy
 from policies.findings import Direction
 from proxy.app import create_app
-from proxy.flow import CHAIN_FREE_RUNS, CHAIN_RUN_WEIGHT, DIGIT_WEIGHT, RUN_WEIGHT, SLOT_WEIGHT, Flow, guard_weight
+from proxy.flow import (
+    CHAIN_FREE_RUNS,
+    CHAIN_RUN_WEIGHT,
+    DIGIT_WEIGHT,
+    PLUS_WEIGHT,
+    RUN_WEIGHT,
+    SLOT_WEIGHT,
+    SYMBOL_WEIGHT,
+    Flow,
+    guard_weight,
+)
 from proxy.openai import Route
 from proxy.state import STATE, Settings
 from proxy.upstream import UpstreamConfig
@@ -32,7 +42,9 @@ def test_prose_weighs_its_characters() -> None:
     "⼀⼆⼋", "\uf9b2\uf96b", "🈩🈔", "\uffee",  # Kangxi, compatibility ideographs, enclosed: fold to numerals (review)
 ])
 def test_digits_weigh_more_in_every_script(digits: str) -> None:
-    assert guard_weight([f"call {digits}"], LIMIT) == 5 + len(digits) * (1 + DIGIT_WEIGHT) + RUN_WEIGHT
+    weight = 5 + len(digits) * (1 + DIGIT_WEIGHT) + RUN_WEIGHT
+    symbols = digits[0] in "¹①⼀🈩"  # read as letters or digits by keyword matching too: `SYMBOL_WEIGHT`
+    assert guard_weight([f"call {digits}"], LIMIT) == weight + (SYMBOL_WEIGHT if symbols else 0)
 
 
 def test_each_run_of_digits_weighs_and_long_chains_of_them_weigh_most() -> None:
@@ -82,7 +94,29 @@ def test_identifiers_in_chains_of_four_weigh_no_more_than_their_runs() -> None:
     # What real text chains: card numbers in groups of four, IPv4 addresses, dates with times.
     text = "卡号 6228 4882 6177 4657，服务器 172.214.107.86，时间 2024-11-27 10:30:00。Call +44 20 7946 0958."
     digits, runs = len(re.findall(r"[0-9]", text)), len(re.findall(r"[0-9]+", text))
-    assert guard_weight([text], LIMIT) == len(text) + DIGIT_WEIGHT * digits + RUN_WEIGHT * runs
+    assert guard_weight([text], LIMIT) == len(text) + DIGIT_WEIGHT * digits + RUN_WEIGHT * runs + PLUS_WEIGHT
+
+
+@pytest.mark.parametrize(("row", "pieces"), [
+    ("机(+1547 / 23" * 20, 20),  # read apart at each `+`, each piece in every region: 31 ms (review)
+    ("tel +4 - 420; " * 23, 23),
+])
+def test_each_plus_sign_weighs_and_rows_of_them_go_to_the_pool(row: str, pieces: int) -> None:
+    assert len(row) < 400 and guard_weight([row], LIMIT) > LIMIT
+    assert guard_weight(["call +44 20 7946 0958"], LIMIT) == 21 + 12 * DIGIT_WEIGHT + 4 * RUN_WEIGHT + PLUS_WEIGHT
+
+
+def test_symbols_that_read_as_letters_weigh() -> None:
+    # Keyword matching reads the text again for each kind of them (review: 4 KB cost 40-130 ms).
+    row = ("网络赌博🇦🅾ⓐ™" * 600)[:4027]
+    assert guard_weight([row], LIMIT) > LIMIT
+    assert guard_weight(["best casino™ in town"], LIMIT) == 20 + SYMBOL_WEIGHT
+
+
+def test_weighing_stops_at_the_limit() -> None:
+    # Review: 4 KB of `① ` took 4.1 ms to weigh, a Python step per run, while the loop waits.
+    # Weighing stops one step past the limit: 2,048 runs would weigh ~270,000.
+    assert LIMIT < guard_weight(["① " * 2048], LIMIT) <= LIMIT + RUN_WEIGHT + DIGIT_WEIGHT
 
 
 async def test_a_cancelled_request_waits_for_the_guard_work_it_started(default_policy: Policy) -> None:

@@ -266,3 +266,28 @@ async def test_a_lexicon_that_never_stops_changing_still_gets_in(tmp_path: Path,
         with words.open("a", encoding="utf-8") as file:
             file.write("emergencyterm\n")
         await blocked_within(session, stack, "say emergencyterm", 5.0)
+
+
+async def test_with_sighup_only_a_build_left_unserved_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--reload-interval 0`: no watcher polls the files, so the reloader itself tries again
+    after a build that read a lexicon while it changed (review: it waited for another SIGHUP)."""
+    from policies.detectors import keywords
+    from proxy.app import RELOADERS
+
+    path = write_policy(tmp_path, "1", "oldterm\n")
+    words = tmp_path / "words.txt"
+    read = keywords.read_lexicon
+
+    def read_while_the_writer_finishes(*args: Any, **kwargs: Any) -> Any:
+        yield from read(*args, **kwargs)
+        if "newterm" not in words.read_text(encoding="utf-8"):
+            with words.open("a", encoding="utf-8") as file:
+                file.write("newterm\n")
+
+    async with proxy_stack(load_policy(path), policy_path=path, reload=0) as stack, aiohttp.ClientSession() as session:
+        monkeypatch.setattr(keywords, "read_lexicon", read_while_the_writer_finishes)
+        words.write_text("oldterm\nfirstterm\n", encoding="utf-8")
+        assert not await stack.app[RELOADERS][0].reload("SIGHUP")  # the file changed while it was read
+        await blocked_within(session, stack, "say newterm", 3.0)
