@@ -98,7 +98,7 @@ def guard_weight(texts: Iterable[str | bytes], limit: int) -> int:
         runs = marks.count(b"01") + marks.startswith(b"1")
         weight += DIGIT_WEIGHT * marks.count(b"1") + RUN_WEIGHT * runs
         weight += PLUS_WEIGHT * (data.count(b"+") + data.count(_FULL_WIDTH_PLUS))
-        if not data.isascii() and _exotic().search(data) is not None:  # one pass: most texts have neither
+        if not data.isascii() and _has_exotic(data):  # one pass: most texts have neither
             for pattern, per_run in ((_OTHER_DIGITS, RUN_WEIGHT), (symbol_letter_runs(), SYMBOL_WEIGHT)):
                 for start, end in iter_byte_spans(pattern, data):
                     if weight > limit:
@@ -115,10 +115,24 @@ def guard_weight(texts: Iterable[str | bytes], limit: int) -> int:
     return weight
 
 
+def _has_exotic(data: bytes) -> bool:
+    """Whether `data` has a digit or numeral `_OTHER_DIGITS` weighs, or a symbol that
+    `symbol_letter_runs` does: one RE2 call, without the wrapper's match object (an event's
+    weighing is on every stream chunk's path)."""
+    return bool(_exotic_search()(data))
+
+
 @functools.cache
-def _exotic() -> re2._Regexp:
-    """Any digit or numeral `_OTHER_DIGITS` weighs, or any symbol `symbol_letter_runs` does."""
-    return re2.compile(f"{_OTHER_DIGITS.pattern[:-1]}|{symbol_letter_runs().pattern[:-1]}")
+def _exotic_search() -> Callable[[bytes], bool]:
+    pattern = re2.compile(f"{_OTHER_DIGITS.pattern[:-1]}|{symbol_letter_runs().pattern[:-1]}")
+    regexp = getattr(pattern, "_regexp", None)
+    if regexp is None or _UNANCHORED is None:  # another wrapper: its public search
+        return lambda data: pattern.search(data) is not None
+    match = regexp.Match
+    return lambda data: match(_UNANCHORED, data, 0, len(data))[0][0] >= 0
+
+
+_UNANCHORED = re2._Anchor.UNANCHORED if hasattr(re2, "_Anchor") else None
 
 
 def _runs(data: bytes) -> int:
