@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import re2
 
 from policies.detectors.phone import PUNCTUATION
-from policies.detectors.utf8_text import byte_spans, iter_byte_spans
+from policies.detectors.utf8_text import byte_spans, has_match, iter_byte_spans
 from policies.engine import Policy
 from policies.findings import Action, Direction
 from policies.light_view import NUMERAL_DIGITS, re2_class
@@ -117,22 +117,13 @@ def guard_weight(texts: Iterable[str | bytes], limit: int) -> int:
 
 def _has_exotic(data: bytes) -> bool:
     """Whether `data` has a digit or numeral `_OTHER_DIGITS` weighs, or a symbol that
-    `symbol_letter_runs` does: one RE2 call, without the wrapper's match object (an event's
-    weighing is on every stream chunk's path)."""
-    return bool(_exotic_search()(data))
+    `symbol_letter_runs` does (an event's weighing is on every stream chunk's path)."""
+    return has_match(_exotic(), data)
 
 
 @functools.cache
-def _exotic_search() -> Callable[[bytes], bool]:
-    pattern = re2.compile(f"{_OTHER_DIGITS.pattern[:-1]}|{symbol_letter_runs().pattern[:-1]}")
-    regexp = getattr(pattern, "_regexp", None)
-    if regexp is None or _UNANCHORED is None:  # another wrapper: its public search
-        return lambda data: pattern.search(data) is not None
-    match = regexp.Match
-    return lambda data: match(_UNANCHORED, data, 0, len(data))[0][0] >= 0
-
-
-_UNANCHORED = re2._Anchor.UNANCHORED if hasattr(re2, "_Anchor") else None
+def _exotic() -> re2._Regexp:
+    return re2.compile(f"{_OTHER_DIGITS.pattern[:-1]}|{symbol_letter_runs().pattern[:-1]}")
 
 
 def _runs(data: bytes) -> int:

@@ -51,6 +51,15 @@ class Utf8Text:
 _UNANCHORED = re2._Anchor.UNANCHORED if hasattr(re2, "_Anchor") else None
 
 
+def has_match(pattern: re2._Regexp, data: bytes) -> bool:
+    """Whether `pattern` matches anywhere in `data`: one call into RE2, no match object."""
+    regexp = getattr(pattern, "_regexp", None)
+    if regexp is None or _UNANCHORED is None:
+        return pattern.search(data) is not None
+    start: int = regexp.Match(_UNANCHORED, data, 0, len(data))[0][0]
+    return start >= 0
+
+
 def byte_spans(pattern: re2._Regexp, data: bytes) -> list[tuple[int, int]]:
     """(start, end) in bytes of each match of `pattern` in `data`, left to right; after an
     empty match the search goes on from the next character, as `finditer` on a `str` does."""
