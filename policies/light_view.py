@@ -235,7 +235,7 @@ def numerals_as_digits(text: str) -> str:
         return text
     parts, done = [], 0
     for run in _NUMERAL_RUN.finditer(text):
-        if _reads_as_number(run.group(), text[run.end() : run.end() + 1]):
+        if _reads_as_number(run.group(), text[run.start() - 1 : run.start()], text[run.end() : run.end() + 1]):
             start, end = run.span()
             parts += [text[done:start], run.group().translate(_NUMERAL_TABLE)]
             done = end
@@ -248,20 +248,29 @@ def has_numeral_run(data: bytes) -> bool:
     return _NUMERAL_RUN.search(data) is not None
 
 
-def _reads_as_number(run: str, after: str) -> bool:
-    """Whether the view reads `run` (digits and numerals, before the character `after`, ""
-    at the text's end) as digits: it has enough numerals, or its one numeral stands between
-    digits, or ends the 17 characters an ID's check `X` follows."""
+def _reads_as_number(run: str, before: str, after: str) -> bool:
+    """Whether the view reads `run` (digits and numerals, between the characters `before` and
+    `after`, "" at the text's edges) as digits: it has enough numerals, or its one numeral
+    stands between digits, or, at an edge with no letter beyond it, makes the run an
+    identifier's shape (`_WHOLE_IDENTIFIER`: a resident ID's 18 characters or a mobile
+    number's 11), which a word beside a number does not (`13812345678一直` is twelve digits,
+    `1380013800一直` has 直 after it; review)."""
     numerals = [index for index, c in enumerate(run) if c in NUMERAL_DIGITS]
     if len(numerals) != 1:
         return len(numerals) >= NUMERAL_RUN_NUMERALS
     if 0 < numerals[0] < len(run) - 1:
         return True
-    return numerals[0] == len(run) - 1 == _ID_BODY - 1 and after in ("X", "x")
+    beyond = before if numerals[0] == 0 else after  # a letter there makes the numeral a word's
+    if beyond.isalpha() and beyond not in ("X", "x"):
+        return False
+    digits = run.translate(_NUMERAL_TABLE).translate(_NO_SEPARATORS)
+    return _WHOLE_IDENTIFIER.fullmatch(digits + (after if after in ("X", "x") else "")) is not None
 
 
-#: Characters of a resident ID before its check character.
-_ID_BODY = 17
+#: An 18-character resident ID (its check `X` included when it follows the run), or a mobile
+#: number: what an edge numeral must complete to be read as a digit.
+_WHOLE_IDENTIFIER = re.compile(r"[0-9]{17}[0-9Xx]|1[3-9][0-9]{9}")
+_NO_SEPARATORS = str.maketrans("", "", " -\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
 
 
 def light_fold(text: str) -> str:

@@ -18,7 +18,7 @@ from policies.detectors.utf8_text import byte_spans, has_match, iter_byte_spans
 from policies.engine import Policy
 from policies.findings import Action, Direction
 from policies.light_view import NUMERAL_DIGITS, re2_class
-from policies.normalize import symbol_letter_runs
+from policies.normalize import symbol_letter_runs, symbol_readings_of
 from proxy.errors import GuardUnavailable
 from proxy.openai import Route
 from proxy.state import ProxyState
@@ -47,9 +47,11 @@ CHAIN_RUN_WEIGHT = 200
 #: digits, and asks every region about each piece that holds more than one number or group
 #: (`机(+1547 / 23` twenty times cost 31 ms; review).
 PLUS_WEIGHT = 256
-#: What each run of symbols that read as letters weighs (`™`, `ⓐ`, `🇨`, `🅾`, `①`): keyword
-#: matching reads the text again for each kind of them present, up to eleven times, and checks
-#: every hit in each reading (4 KB of `网络赌博🇦🅾ⓐ™` cost 40-130 ms; review).
+#: What each run of symbols that read as letters weighs (`™`, `ⓐ`, `🇨`, `🅾`, `①`), besides the
+#: text's length once more for each reading keyword matching makes of it (one per combination of
+#: the kinds present, up to 31: `normalize.symbol_readings_of`), each scanned and its hits
+#: checked (4 KB of `网络赌博🇦🅾ⓐ™` cost 40-130 ms; one run of five kinds before 3,900 characters of
+#: terms, 66 ms; review).
 SYMBOL_WEIGHT = 64
 #: What each text past the first weighs besides its characters: guarding a message costs ~20 µs
 #: however short it is (4,000 one-letter messages took 77 ms).
@@ -58,7 +60,8 @@ _ASCII_DIGITS = b"0123456789"
 #: Bytes to "1" for an ASCII digit and "0" for any other byte: digits and their runs are counted
 #: on the result with `bytes.count`, at C speed.
 _DIGIT_MARKS = bytes(0x31 if byte in _ASCII_DIGITS else 0x30 for byte in range(256))
-_FULL_WIDTH_PLUS = "＋".encode()
+#: Every character the phone matcher reads as a plus sign once the light view has folded it.
+_PLUS_SIGNS = tuple(ch.encode() for ch in "+＋﹢⁺₊")
 
 
 def _other_digits_pattern() -> re2._Regexp:
@@ -97,8 +100,9 @@ def guard_weight(texts: Iterable[str | bytes], limit: int) -> int:
         marks = data.translate(_DIGIT_MARKS)
         runs = marks.count(b"01") + marks.startswith(b"1")
         weight += DIGIT_WEIGHT * marks.count(b"1") + RUN_WEIGHT * runs
-        weight += PLUS_WEIGHT * (data.count(b"+") + data.count(_FULL_WIDTH_PLUS))
+        weight += PLUS_WEIGHT * sum(map(data.count, _PLUS_SIGNS))
         if not data.isascii() and _has_exotic(data):  # one pass: most texts have neither
+            weight += len(data) * symbol_readings_of(data)  # UTF-8 bytes: one to four a character
             for pattern, per_run in ((_OTHER_DIGITS, RUN_WEIGHT), (symbol_letter_runs(), SYMBOL_WEIGHT)):
                 for start, end in iter_byte_spans(pattern, data):
                     if weight > limit:

@@ -133,6 +133,8 @@ _ELSE = ""
 
 #: Characters of separators a phrase about something else may have beyond single spaces.
 PHRASE_SLACK = 8
+#: The letters `re.IGNORECASE` matches to an ASCII one that `str.lower` does not make it (review).
+_FOLDS_LIKE_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
 #: What may stand between a name and the value it names: `Order no.: 123`, `订单号：123`.
 NAME_TO_VALUE = r"[\s:：#＃.．\-]*"
 #: The same characters, for `str.rstrip` (white space aside, which `names_else` tests apart).
@@ -200,7 +202,8 @@ class ContextWords:
         if self._names_else is None:
             return False
         before = text[max(0, start - self._reach) : start].rstrip(_NAME_TO_VALUE_CHARS)
-        if before[-3:].lower() not in self._phrase_ends and before[-2:].lower() not in self._phrase_ends:
+        tail = before[-3:].translate(_FOLDS_LIKE_ASCII).lower()
+        if tail not in self._phrase_ends and tail[-2:] not in self._phrase_ends:
             return False
         return self._names_else.match(self._backwards_from(text, start)) is not None
 

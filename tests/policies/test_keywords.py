@@ -130,6 +130,7 @@ def _redact(text: str, detector: KeywordDetector = DETECTOR) -> str:
         ("𝓬𝓪𝓼𝓲𝓷ℴ²", [(0, 6, "A.1.h")]),
         ("ⓒⓐⓢⓘⓝⓞ🅾️", [(0, 6, "A.1.h")]),
         ("🅰️ⓑⓞⓜⓑ ⓡⓔⓒⓘⓟⓔ", [(2, 13, "A.1.d")]),
+        ("ⓑⓞⓜⓑ™ 🅾🇷🇪🇨🇮🇵🇪", [(0, 13, "A.1.d")]),  # two kinds spell, two decorate (review)
         # Unassigned but default-ignorable: drawn as nothing (sixth review)
         ("赌\U000e0080博", [(0, 3, "A.1.h")]),
         ("\u1103\u1169\u1107\u1161\u11a8 or 도박", [(0, 5, "A.1.h"), (9, 11, "A.1.h")]),  # NFD Hangul (review)

@@ -134,16 +134,17 @@ def test_numeral_values_are_unicode_ones() -> None:
 
 
 # Mostly ASCII digits, so runs with one numeral and with two are both common.
-NUMERAL_ALPHABET = st.sampled_from([*NUMERAL_DIGITS, *"0123456789" * 8, " ", "-", "—", "十", "个", "a", "X", "。",
-                                    "１", "㊀"])
+NUMERAL_ALPHABET = st.sampled_from([*NUMERAL_DIGITS, *"0123456789" * 8, *"13" * 8, " ", "-", "—", "十", "个", "a",
+                                    "X", "。", "１", "㊀"])
 
 
 @given(st.lists(NUMERAL_ALPHABET, max_size=30))
 def test_numerals_become_digits_exactly_in_long_runs(chars: list[str]) -> None:
     """Each maximal run of digits and numerals (up to two spaces or dashes between two of
     them) is written in digits if it holds at least seven of them, two of them numerals, or
-    one numeral between digits, or one that ends a run of 17 before an `X`; everything else,
-    and every position, stays. (`１` and `㊀` fold to `1` and `一` first.)"""
+    one numeral between digits, or one at an edge, with no letter beyond it, that makes the run a
+    resident ID's or a mobile number's shape; everything else, and every position, stays. (`１` and `㊀` fold to `1` and
+    `一` first.)"""
     text = "".join(chars)
     view = light_view(text)
     folded = "".join(light_fold(c) for c in chars)  # one character cannot make a run
@@ -154,9 +155,11 @@ def test_numerals_become_digits_exactly_in_long_runs(chars: list[str]) -> None:
         body = [c for c in run.group() if c not in " -—"]
         at = [i for i, c in enumerate(run.group()) if c in NUMERAL_DIGITS]
         after = folded[run.end() : run.end() + 1]
-        lone = len(at) == 1 and (
-            0 < at[0] < len(run.group()) - 1 or (at[0] == len(run.group()) - 1 == 16 and after in "Xx" and after)
-        )
+        digits = "".join(NUMERAL_DIGITS.get(c, c) for c in body) + (after if after in ("X", "x") else "")
+        whole = re.fullmatch(r"[0-9]{17}[0-9Xx]|1[3-9][0-9]{9}", digits) is not None  # an ID's or mobile's shape
+        beyond = folded[run.start() - 1 : run.start()] if at and at[0] == 0 else after
+        word = beyond.isalpha() and beyond not in ("X", "x")
+        lone = len(at) == 1 and (0 < at[0] < len(run.group()) - 1 or (whole and not word))
         if len(body) >= 7 and (len(at) >= 2 or lone):  # as README says
             for i in range(run.start(), run.end()):
                 expected[i] = NUMERAL_DIGITS.get(folded[i], folded[i])

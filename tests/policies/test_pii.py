@@ -174,6 +174,10 @@ def test_numbers_next_to_a_numeral_word_are_found_alone(default_policy: Policy, 
         ("身份证：1101051949123100二X", "身份证：<CN_RESIDENT_ID>"),
         ("卡号：622202152231四930225", "卡号：<CN_BANK_CARD>"),
         ("手机：一381234567八", "手机：<CN_MOBILE>"),  # two numerals
+        # ... and one at an edge that completes an ID's or a mobile's shape (review)
+        ("身份证 11010519491231012六", "身份证 <CN_RESIDENT_ID>"),
+        ("身份证 一10105194912310126", "身份证 <CN_RESIDENT_ID>"),
+        ("手机 1381234567八", "手机 <CN_MOBILE>"),
     ],
 )
 def test_one_numeral_inside_a_number_is_read_as_a_digit(default_policy: Policy, text: str, redacted: str) -> None:
