@@ -8,6 +8,7 @@ and stop) and SIGHUP (reload the policy) to every worker and restarts a worker t
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shutil
@@ -40,7 +41,8 @@ class Supervisor:
         # one forwarded while Python starts would end it, and too many such ends stop us (review).
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
         try:
-            child = subprocess.Popen([sys.executable, "-m", "proxy.cli", *self.worker_argv], env=env)
+            child = subprocess.Popen([sys.executable, "-m", "proxy.cli", *self.worker_argv], env=env,
+                                     preexec_fn=_end_with_parent)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
         self.children[child.pid] = child
@@ -99,3 +101,17 @@ class Supervisor:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid, self.metrics_dir)  # type: ignore[no-untyped-call]
+
+
+def _end_with_parent() -> None:
+    """In a new worker, before it runs: SIGTERM when the supervisor dies, however it dies
+    (`kill -9` included), so no worker is left serving on the port on its own. Linux only
+    (`prctl`); elsewhere a worker outlives a killed supervisor."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+_PR_SET_PDEATHSIG = 1

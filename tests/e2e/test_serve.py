@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import subprocess
 import time
@@ -68,6 +70,34 @@ async def slow_upstream(chunks: int, delay: float) -> AsyncIterator[str]:
     app.router.add_post("/v1/chat/completions", stream)
     async with serve(app) as url:
         yield f"{url}/v1"
+
+
+async def test_workers_end_with_a_killed_supervisor(tmp_path: Path) -> None:
+    """`kill -9` of the supervisor (an OOM kill, a test's cleanup) ends its workers too: none is
+    left serving on the port on its own (found orphaned after the start-up signal tests)."""
+    with proxy_process("--demo", "--workers", "2", tmp_path=tmp_path) as (proc, url):
+        await wait_ready(url, proc)
+        async with aiohttp.ClientSession() as session:
+            deadline = time.monotonic() + 10
+            while len(pids := await worker_pids(session, url)) < 2:
+                assert time.monotonic() < deadline, "the second worker did not answer"
+                await asyncio.sleep(0.1)
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while alive := [pid for pid in map(int, pids) if _alive(pid)]:
+            assert time.monotonic() < deadline, f"workers {alive} outlived the supervisor"
+            await asyncio.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError):  # a zombie: dead, waiting for its (gone) parent's wait
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    return False
 
 
 async def test_sigterm_drains_in_flight_streams_and_exits_zero(tmp_path: Path) -> None:
