@@ -97,10 +97,8 @@ def guard_weight(texts: Iterable[str | bytes], limit: int) -> int:
         if weight > limit:
             return weight
         data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-        marks = data.translate(_DIGIT_MARKS)
-        runs = marks.count(b"01") + marks.startswith(b"1")
-        weight += DIGIT_WEIGHT * marks.count(b"1") + RUN_WEIGHT * runs
-        weight += PLUS_WEIGHT * sum(map(data.count, _PLUS_SIGNS))
+        digits, runs = _ascii_digits(data)
+        weight += DIGIT_WEIGHT * digits + RUN_WEIGHT * runs + PLUS_WEIGHT * sum(map(data.count, _PLUS_SIGNS))
         if not data.isascii() and _has_exotic(data):  # one pass: most texts have neither
             weight += len(data) * symbol_readings_of(data)  # UTF-8 bytes: one to four a character
             for pattern, per_run in ((_OTHER_DIGITS, RUN_WEIGHT), (symbol_letter_runs(), SYMBOL_WEIGHT)):
@@ -130,11 +128,16 @@ def _exotic() -> re2._Regexp:
     return re2.compile(f"{_OTHER_DIGITS.pattern[:-1]}|{symbol_letter_runs().pattern[:-1]}")
 
 
+def _ascii_digits(data: bytes) -> tuple[int, int]:
+    """How many ASCII digits `data` holds, and in how many runs: counted at C speed."""
+    marks = data.translate(_DIGIT_MARKS)
+    return marks.count(b"1"), marks.count(b"01") + marks.startswith(b"1")
+
+
 def _runs(data: bytes) -> int:
     """How many runs of digits `data` holds: ASCII ones counted at C speed, others by RE2
     (each match costs a Python call: `findall` costs ~2.5 µs a match, this ~0.7)."""
-    marks = data.translate(_DIGIT_MARKS)
-    runs = marks.count(b"01") + marks.startswith(b"1")
+    runs = _ascii_digits(data)[1]
     return runs if data.isascii() else runs + len(byte_spans(_OTHER_DIGITS, data))
 
 
