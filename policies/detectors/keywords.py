@@ -49,6 +49,7 @@ from typing import NamedTuple
 import ahocorasick
 
 from policies.detectors.key_order import KeyedLines
+from policies.detectors.phrase_variants import PhraseVariants
 from policies.findings import Finding
 from policies.lexicon import MAX_TERM_CHARS, START, Duplicates, FileMark, Term, read_lexicon
 from policies.normalize import (
@@ -80,6 +81,9 @@ _CATEGORIES_SHIFT = _LENGTH_SHIFT + _LENGTH_BITS
 _LENGTH_MASK = (1 << _LENGTH_BITS) - 1
 _MAX_CATEGORY_SETS = 1 << (31 - _CATEGORIES_SHIFT)
 _NO_FILE = 0  # the origin of terms given as `Term`s and of allow phrases
+#: The origin of a term's variant spellings (`phrase_variants`): keys that report the term's
+#: category but are no terms of their own, neither counted nor ever a duplicate.
+_VARIANT = (1 << 32) - 1
 #: The value of a top-level prefix while a build allocates its node (see `key_order`); never a key's.
 _PLACEHOLDER = -1
 _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
@@ -121,9 +125,13 @@ class KeywordDetector:
     ) -> None:
         self._start(name, max_gap)
         lines = KeyedLines()
+        variants = _variants_into(lines)
         for term in terms:
-            lines.append(_checked_key(term.text, f"{term.source}:{term.line}"), term.category, _NO_FILE, term.line,
-                         _has_apostrophe(term.text))
+            key, apostrophe = _checked_key(term.text, f"{term.source}:{term.line}"), _has_apostrophe(term.text)
+            lines.append(key, term.category, _NO_FILE, term.line, apostrophe)
+            if not key.isascii():
+                variants.add(term.text, key, term.category, _NO_FILE, term.line, apostrophe)
+        variants.flush()
         self._finish(lines, allowlist, {})
 
     @classmethod
@@ -155,6 +163,7 @@ class KeywordDetector:
         detector._start(name, max_gap)
         marks = starts if starts is not None else ()
         lines, duplicates = KeyedLines(), {}
+        variants = _variants_into(lines)
         for origin, (path, category) in enumerate(files, start=_NO_FILE + 1):
             duplicates[origin] = Duplicates(path)
             start = marks[origin - 1] if marks else START
@@ -167,6 +176,9 @@ class KeywordDetector:
                     if had is not None:
                         raise KnownKeyChanged(f"{path}:{line}: the term's key is already in the lexicons")
                 lines.append(key, term_category, origin, line, apostrophe)
+                if not key.isascii():  # Chinese, maybe: see `phrase_variants`
+                    variants.add(written, key, term_category, origin, line, apostrophe)
+        variants.flush()
         detector._finish(lines, allowlist, duplicates)
         for found in duplicates.values():
             found.log()
@@ -212,7 +224,7 @@ class KeywordDetector:
         for prefix in top:  # the first levels' nodes, side by side
             automaton.add_word(prefix, _PLACEHOLDER)
         for key, category, origin, line, apostrophe in lines.in_key_order():
-            if not self._add(key, category, origin, apostrophe):
+            if not self._add(key, category, origin, apostrophe) and origin != _VARIANT:
                 duplicates[origin].add(line, key)
         for prefix in top:
             if automaton.get(prefix) == _PLACEHOLDER:  # a prefix, not a key
@@ -260,6 +272,8 @@ class KeywordDetector:
         several detectors that share lexicons once (`check`); a walk over every key."""
         keys: dict[str, set[str]] = {}
         for key, value in self._automaton.items():
+            if self._set_origins[value >> _CATEGORIES_SHIFT] == _VARIANT:
+                continue  # a spelling of a term counted under its own key
             for category in self._category_sets[value >> _CATEGORIES_SHIFT]:
                 keys.setdefault(category, set()).add(key)
         return keys
@@ -282,6 +296,10 @@ class KeywordDetector:
         encoded = _symbols(key)
         old: int | None = self._automaton.get(encoded, None)
         categories: tuple[str, ...] = ()
+        if origin == _VARIANT and old is not None and old != _PLACEHOLDER:
+            return False  # a term's key already, or another term's variant: it reports those
+        if old is not None and old != _PLACEHOLDER and self._set_origins[old >> _CATEGORIES_SHIFT] == _VARIANT:
+            old = None  # a term written as another term's variant: a term of its own from now on
         if old is None or old == _PLACEHOLDER:
             flags = 0
             if is_latin_word_char(key[0]):
@@ -302,7 +320,8 @@ class KeywordDetector:
             flags |= _ALLOW
         elif category not in categories:
             categories = (*categories, category)
-            self._counts[category] = self._counts.get(category, 0) + 1
+            if origin != _VARIANT:
+                self._counts[category] = self._counts.get(category, 0) + 1
         new_set_id = self._category_set_ids.get((categories, origin))
         if new_set_id is None:
             new_set_id = self._new_category_set(categories, origin)
@@ -412,6 +431,12 @@ class KeywordDetector:
         if _inside_word(hit, text, folded, origin, inner):
             return None
         return start, end
+
+
+def _variants_into(lines: KeyedLines) -> PhraseVariants:
+    """Variant spellings of the terms added to `lines`, added to it too (see `_VARIANT`)."""
+    return PhraseVariants(lambda key, category, _origin, line, apostrophe:
+                          lines.append(key, category, _VARIANT, line, apostrophe))
 
 
 def _inside_word(hit: _Hit, text: str, folded: str, origin: list[int], inner: list[int]) -> bool:

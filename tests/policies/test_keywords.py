@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 from policies.detectors import keywords
 from policies.detectors.base import Detector
 from policies.detectors.keywords import KeywordDetector
-from policies.findings import Finding
+from policies.findings import Direction, Finding
 from policies.lexicon import LexiconError, Term, iter_lexicon, load_lexicon
+from policies.loader import load_policy
 from policies.normalize import fold
+from policies.streaming import StreamScanner
 from policies.taxonomy import CATEGORIES
 
 TERMS = [
@@ -550,3 +552,36 @@ def test_a_term_written_with_an_apostrophe_in_any_line_matches_a_contraction(tmp
     lexicon.write_text("".join(f"{line}\tA.1.h\n" for line in lines), encoding="utf-8")
     detector = KeywordDetector.from_lexicons("kw", [(lexicon, None)], CATEGORIES)
     assert [(f.start, f.end) for f in detector.detect("it won't stop")] == [(3, 13)]
+
+
+@pytest.mark.parametrize(
+    ("term", "text"),
+    [  # review: the fold reads one character at a time; OpenCC's phrase conversion does not
+        ("借口", "这只是藉口"),
+        ("反复", "反覆无常"),
+        ("回复", "请回覆我"),
+        ("沈淪", "沉沦下去"),  # a term written in Traditional: its Simplified phrase is a spelling too
+    ],
+)
+def test_phrase_conversions_are_spellings_of_a_term(term: str, text: str) -> None:
+    detector = KeywordDetector("kw", _terms([(term, "A.1.h")]))
+    (finding,) = detector.detect(text)
+    assert len(text[finding.start : finding.end]) == 2
+    assert detector.term_count == 1 and {c: len(keys) for c, keys in detector.keys_by_category().items()} == {"A.1.h": 1}
+
+
+def test_a_term_written_as_another_terms_spelling_is_a_term_of_its_own() -> None:
+    detector = KeywordDetector("kw", _terms([("借口", "A.1.h"), ("藉口", "A.1.b")]))
+    assert detector.term_count == 2
+    assert {f.category for f in detector.detect("藉口")} == {"A.1.b"}
+
+
+def test_phrase_spellings_are_held_back_in_streams(tmp_path: Path) -> None:
+    (tmp_path / "w.txt").write_text("借口\n", encoding="utf-8")
+    (tmp_path / "p.yaml").write_text(
+        "name: t\nversion: '1'\ndetectors:\n  w: {type: keywords, files: [{path: w.txt, category: A.1.h}]}\n"
+        "completion:\n  - {id: r, detector: w, action: redact}\n", encoding="utf-8")
+    policy = load_policy(tmp_path / "p.yaml")
+    scanner = StreamScanner(policy, Direction.COMPLETION)
+    streamed = "".join(scanner.feed(ch).text for ch in "这是藉口吗") + scanner.flush().text
+    assert streamed == policy.evaluate("这是藉口吗", Direction.COMPLETION).text == "这是<KEYWORD>吗"
