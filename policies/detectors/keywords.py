@@ -169,8 +169,8 @@ class KeywordDetector:
             start = marks[origin - 1] if marks else START
             for written, key, term_category, line in read_lexicon(path, category, allowed_categories, start):
                 apostrophe = _has_apostrophe(written)
-                if known is not None:
-                    had = known.categories_of(key)
+                if known is not None:  # a key that is only a variant there is a new term here
+                    had = known.term_categories_of(key)
                     if had is not None and term_category in had and (not apostrophe or known.has_apostrophe(key)):
                         continue
                     if had is not None:
@@ -188,6 +188,13 @@ class KeywordDetector:
         """The categories folded `key` reports (empty for an allow phrase), None if it is not a key."""
         value = self._value_of(key)
         return None if value is None else self._category_sets[value >> _CATEGORIES_SHIFT]
+
+    def term_categories_of(self, key: str) -> tuple[str, ...] | None:
+        """`categories_of`, None too for a key that is only a variant spelling of other terms."""
+        value = self._value_of(key)
+        if value is None or self._set_origins[value >> _CATEGORIES_SHIFT] == _VARIANT:
+            return None
+        return self._category_sets[value >> _CATEGORIES_SHIFT]
 
     def has_apostrophe(self, key: str) -> bool:
         """Whether folded `key` was written with an apostrophe somewhere (`won't`)."""
@@ -216,9 +223,13 @@ class KeywordDetector:
         """Add `lines` and the allow phrases after them, in key order (see `key_order`); a line
         that repeats its file's key is reported to that file's `duplicates`."""
         allow_keys = []
+        variants = _variants_into(lines)  # an allow phrase exempts its phrase spellings too
         for phrase in allowlist:
             allow_keys.append(_checked_key(phrase, f"keyword detector {self.name!r} allowlist"))
             lines.append(allow_keys[-1], None, _NO_FILE, 0, _has_apostrophe(phrase))
+            if not allow_keys[-1].isascii():
+                variants.add(phrase, allow_keys[-1], None, _NO_FILE, 0, _has_apostrophe(phrase))
+        variants.flush()
         automaton = self._automaton
         top = lines.top_prefixes()
         for prefix in top:  # the first levels' nodes, side by side
@@ -297,9 +308,12 @@ class KeywordDetector:
         old: int | None = self._automaton.get(encoded, None)
         categories: tuple[str, ...] = ()
         if origin == _VARIANT and old is not None and old != _PLACEHOLDER:
-            return False  # a term's key already, or another term's variant: it reports those
+            return self._merge_variant(encoded, old, category)
+        inherited: tuple[str, ...] = ()
         if old is not None and old != _PLACEHOLDER and self._set_origins[old >> _CATEGORIES_SHIFT] == _VARIANT:
-            old = None  # a term written as another term's variant: a term of its own from now on
+            # A term written as another term's variant: a term of its own from now on, which still
+            # reports the other term's categories (whichever of the two came first).
+            inherited, old = self._category_sets[old >> _CATEGORIES_SHIFT], None
         if old is None or old == _PLACEHOLDER:
             flags = 0
             if is_latin_word_char(key[0]):
@@ -322,11 +336,32 @@ class KeywordDetector:
             categories = (*categories, category)
             if origin != _VARIANT:
                 self._counts[category] = self._counts.get(category, 0) + 1
+        categories = (*categories, *(c for c in inherited if c not in categories))
         new_set_id = self._category_set_ids.get((categories, origin))
         if new_set_id is None:
             new_set_id = self._new_category_set(categories, origin)
         length = len(encoded) << _LENGTH_SHIFT
         self._automaton.add_word(encoded, (new_set_id << _CATEGORIES_SHIFT) | length | flags)
+        return True
+
+    def _merge_variant(self, encoded: str, old: int, category: str | None) -> bool:
+        """A variant spelling that is a key already (a term's, or another variant): that key
+        reports the variant's category too, or allows, as the variant's term does; nothing is
+        counted, and the key keeps its origin (a term stays a term)."""
+        set_id = old >> _CATEGORIES_SHIFT
+        categories, origin = self._category_sets[set_id], self._set_origins[set_id]
+        if category is None:
+            if old & _ALLOW:
+                return False
+            self._automaton.add_word(encoded, old | _ALLOW)
+            return True
+        if category in categories:
+            return False
+        merged = (*categories, category)
+        new_set_id = self._category_set_ids.get((merged, origin))
+        if new_set_id is None:
+            new_set_id = self._new_category_set(merged, origin)
+        self._automaton.add_word(encoded, (new_set_id << _CATEGORIES_SHIFT) | (old & ((1 << _CATEGORIES_SHIFT) - 1)))
         return True
 
     def _new_category_set(self, categories: tuple[str, ...], origin: int) -> int:

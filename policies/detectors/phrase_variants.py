@@ -36,17 +36,33 @@ _converters: dict[str, opencc.OpenCC] = {}
 _lock = threading.Lock()  # one conversion at a time: reloads of several tenants may overlap
 
 
-def _folded_conversions(config: str, texts: list[str]) -> list[str]:
-    """The fold of each of `texts` converted by OpenCC's `config`: one OpenCC call and one fold
-    for all (one of each a text if a text holds the joiner itself)."""
+def _variants(config: str, keys: list[str], texts: list[str]) -> list[str]:
+    """For each of `texts` (a spelling of the term whose folded key is in `keys`), its OpenCC
+    `config` conversion as a variant key, or "" where there is none. One OpenCC call and one
+    fold for all (one of each a text if a text holds the joiner itself).
+
+    A variant differs from its key only where the conversion wrote a character that folds to
+    itself, one standing for a different character in a phrase (藉 for 借 in 藉口, 覆 for 复 in
+    反覆, 沉 for 沈 in 沉沦). Where it wrote one that folds to another character (鍊 folds to 炼,
+    not back to 链), the fold would make a new word of the term (`金炼`, found in 冶金炼钢;
+    review): no variant."""
     with _lock:
         converter = _converters.get(config)
         if converter is None:
             converter = _converters[config] = opencc.OpenCC(config)
-        joined = fold(converter.convert(_JOIN.join(texts))).split(_JOIN)
-        if len(joined) == len(texts):
-            return joined
-        return [fold(converter.convert(text)) for text in texts]
+        converted = converter.convert(_JOIN.join(texts)).split(_JOIN)
+        if len(converted) != len(texts):
+            converted = [converter.convert(text) for text in texts]
+    variants = []
+    for key, text in zip(keys, converted, strict=True):
+        variant = fold(text)
+        if variant == key or len(variant) != len(key) or len(text) != len(key) or any(
+                new != old and fold(written) != written
+                for old, new, written in zip(key, variant, text, strict=True)):
+            variants.append("")
+        else:
+            variants.append(variant)
+    return variants
 
 
 class PhraseVariants:
@@ -73,12 +89,9 @@ class PhraseVariants:
         self._keys, self._terms, self._written = [], [], {}
         if not keys:
             return
-        converted = _folded_conversions("s2t", keys)
-        found = [(index, variant) for index, (key, variant) in enumerate(zip(keys, converted, strict=True))
-                 if variant != key and variant]
+        found = [(index, variant) for index, variant in enumerate(_variants("s2t", keys, keys)) if variant]
         if written:  # maybe in Traditional characters
-            converted = _folded_conversions("t2s", list(written.values()))
-            found += [(index, variant) for index, variant in zip(written, converted, strict=True)
-                      if variant != keys[index] and variant]
+            converted = _variants("t2s", [keys[index] for index in written], list(written.values()))
+            found += [(index, variant) for index, variant in zip(written, converted, strict=True) if variant]
         for index, variant in found:
             self._emit(variant, *terms[index])

@@ -573,7 +573,7 @@ def test_phrase_conversions_are_spellings_of_a_term(term: str, text: str) -> Non
 def test_a_term_written_as_another_terms_spelling_is_a_term_of_its_own() -> None:
     detector = KeywordDetector("kw", _terms([("借口", "A.1.h"), ("藉口", "A.1.b")]))
     assert detector.term_count == 2
-    assert {f.category for f in detector.detect("藉口")} == {"A.1.b"}
+    assert {f.category for f in detector.detect("藉口")} == {"A.1.b", "A.1.h"}  # a spelling of both terms
 
 
 def test_phrase_spellings_are_held_back_in_streams(tmp_path: Path) -> None:
@@ -585,3 +585,26 @@ def test_phrase_spellings_are_held_back_in_streams(tmp_path: Path) -> None:
     scanner = StreamScanner(policy, Direction.COMPLETION)
     streamed = "".join(scanner.feed(ch).text for ch in "这是藉口吗") + scanner.flush().text
     assert streamed == policy.evaluate("这是藉口吗", Direction.COMPLETION).text == "这是<KEYWORD>吗"
+
+
+def test_a_spelling_reports_every_category_of_its_terms() -> None:
+    # Review: the variant kept only the first category; a `categories` rule on the second missed it.
+    detector = KeywordDetector("kw", _terms([("借口", "A.1.h"), ("借口", "A.1.b")]))
+    assert {f.category for f in detector.detect("藉口")} == {f.category for f in detector.detect("借口")} == {
+        "A.1.h", "A.1.b"}
+    assert detector.term_count == 2
+    # ... and a term of its own written as a spelling of another keeps the other's categories
+    later = KeywordDetector("kw", _terms([("沈淪", "A.1.h"), ("沉沦", "A.1.b")]))
+    assert {f.category for f in later.detect("沉沦")} == {"A.1.b", "A.1.h"}
+
+
+def test_an_allow_phrase_exempts_its_spellings_too() -> None:
+    detector = KeywordDetector("kw", _terms([("反复", "A.1.h"), ("借口", "A.1.h")]), allowlist=["反复无常", "找借口"])
+    assert detector.detect("反覆无常") == [] and detector.detect("找藉口") == []  # review: each was a hit
+    assert len(detector.detect("这是藉口")) == 1
+
+
+@pytest.mark.parametrize(("term", "innocent"), [("金链", "冶金炼钢"), ("手链", "亲手炼制"), ("上链", "马上炼丹")])
+def test_no_spelling_makes_a_new_word_of_a_term(term: str, innocent: str) -> None:
+    # Review: s2t writes 链 as 鍊, which folds to 炼: `金炼` would be found in 冶金炼钢.
+    assert KeywordDetector("kw", _terms([(term, "A.1.h")])).detect(innocent) == []

@@ -74,6 +74,8 @@ def test_empty_file(tmp_path: Path) -> None:
         ("ok\n赌博网站    A.1.a\n", "A.1.a", 2, "separate the term and its category with a TAB"),
         ("ok\nbomb recipe pii\n", "A.1.a", 2, "separate the term and its category with a TAB"),
         ("alpha\rbeta\rgamma\r", "A.1.a", 1, "save the file with LF or CRLF line endings"),
+        ("ok\n成人\u3000A.1.a\n", "A.1.a", 2, "separate the term and its category with a TAB"),  # an IME's space
+        ("ok\r\n成人\u3000A.1.a\r\n", "A.1.a", 2, "separate the term and its category with a TAB"),  # CRLF alike
         ("ok\n" + "ﷺ" * 20 + "\n", "A.1.a", 2, "folds to 300 characters"),  # expands under NFKC
     ],
 )
