@@ -16,8 +16,10 @@ batches, joined into one string per OpenCC call: 500,000 Chinese terms take abou
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import opencc
 
@@ -47,22 +49,58 @@ def _variants(config: str, keys: list[str], texts: list[str]) -> list[str]:
     not back to 链), the fold would make a new word of the term (`金炼`, found in 冶金炼钢;
     review): no variant."""
     with _lock:
-        converter = _converters.get(config)
-        if converter is None:
-            converter = _converters[config] = opencc.OpenCC(config)
-        converted = converter.convert(_JOIN.join(texts)).split(_JOIN)
-        if len(converted) != len(texts):
-            converted = [converter.convert(text) for text in texts]
-    variants = []
-    for key, text in zip(keys, converted, strict=True):
-        variant = fold(text)
-        if variant == key or len(variant) != len(key) or len(text) != len(key) or any(
-                new != old and fold(written) != written
-                for old, new, written in zip(key, variant, text, strict=True)):
-            variants.append("")
-        else:
-            variants.append(variant)
+        converter = _converter(config)
+        joined = converter.convert(_JOIN.join(texts))
+    converted, folded = joined.split(_JOIN), fold(joined).split(_JOIN)
+    if not len(converted) == len(folded) == len(texts):  # a text holds the joiner itself
+        converted = [converter.convert(text) for text in texts]
+        folded = [fold(text) for text in converted]
+    variants = [""] * len(keys)
+    for index, (key, variant) in enumerate(zip(keys, folded, strict=True)):
+        if variant == key:  # nearly every term: nothing but its own spelling
+            continue
+        text = converted[index]
+        if len(variant) == len(key) == len(text) and all(
+                new == old or fold(written) == written for old, new, written in zip(key, variant, text, strict=True)):
+            variants[index] = variant
     return variants
+
+
+@functools.cache
+def sensitive_characters() -> frozenset[str] | None:
+    """The Simplified characters for which `s2t` may write a character that folds to itself
+    (借 in 借口 -> 藉口, 复 in 反复 -> 反覆): only a term holding one can have a variant from
+    `s2t`. Read off OpenCC's own data once (~0.1 s): every Traditional phrase and character
+    its Simplified -> Traditional dictionaries can write, converted back by `t2s`, character by
+    character. None (convert every term) if that data is not where the `opencc` package keeps it."""
+    folder = Path(opencc.__file__).parent / "clib" / "share" / "opencc"
+    try:
+        texts = [text for name in ("STPhrases.ocd2", "STCharacters.ocd2")
+                 for text in (folder / name).read_bytes().decode("utf-8", "replace").split("\x00")
+                 if text and text.isprintable() and not text.isascii() and "\ufffd" not in text and _JOIN not in text]
+    except OSError:
+        return None
+    joined = _JOIN.join(texts)
+    with _lock:
+        back = _converter("t2s").convert(joined).split(_JOIN)
+    folded = fold(joined).split(_JOIN)
+    if not texts or not len(back) == len(folded) == len(texts):
+        return None
+    return frozenset(
+        simplified
+        for text, converted, own in zip(texts, back, folded, strict=True)
+        if len(text) == len(converted) == len(own)
+        for simplified, written, folds_to in zip(converted, text, own, strict=True)
+        if simplified != written and folds_to == written
+    )
+
+
+def _converter(config: str) -> opencc.OpenCC:
+    """OpenCC's converter for `config`, made once (call with `_lock` held)."""
+    converter = _converters.get(config)
+    if converter is None:
+        converter = _converters[config] = opencc.OpenCC(config)
+    return converter
 
 
 class PhraseVariants:
@@ -75,9 +113,13 @@ class PhraseVariants:
         self._written: dict[int, str] = {}  # index -> the term as written, where that is not its key
 
     def add(self, written: str, key: str, category: str | None, origin: int, line: int, apostrophe: bool) -> None:
-        """A term as written and its key, which must not be ASCII (no Chinese in it: callers test)."""
+        """A term as written and its key, which must not be ASCII (no Chinese in it: callers test).
+        Nothing happens for a term written as its key without a character OpenCC may write in
+        another's place (`sensitive_characters`): nearly all of them."""
         if written != key:
             self._written[len(self._keys)] = written
+        elif (sensitive := sensitive_characters()) is not None and sensitive.isdisjoint(key):
+            return
         self._keys.append(key)
         self._terms.append((category, origin, line, apostrophe))
         if len(self._keys) >= BATCH:
