@@ -49,7 +49,7 @@ from typing import NamedTuple
 import ahocorasick
 
 from policies.detectors.key_order import KeyedLines
-from policies.detectors.phrase_variants import PhraseVariants
+from policies.detectors.phrase_variants import PhraseVariants, sensitive_characters
 from policies.findings import Finding
 from policies.lexicon import MAX_TERM_CHARS, START, Duplicates, FileMark, Term, read_lexicon
 from policies.normalize import (
@@ -163,7 +163,7 @@ class KeywordDetector:
         detector._start(name, max_gap)
         marks = starts if starts is not None else ()
         lines, duplicates = KeyedLines(), {}
-        variants = _variants_into(lines)
+        variants, sensitive = _variants_into(lines), sensitive_characters()
         for origin, (path, category) in enumerate(files, start=_NO_FILE + 1):
             duplicates[origin] = Duplicates(path)
             start = marks[origin - 1] if marks else START
@@ -176,7 +176,9 @@ class KeywordDetector:
                     if had is not None:
                         raise KnownKeyChanged(f"{path}:{line}: the term's key is already in the lexicons")
                 lines.append(key, term_category, origin, line, apostrophe)
-                if not key.isascii():  # Chinese, maybe: see `phrase_variants`
+                # Chinese, maybe, with a character OpenCC may spell otherwise (`phrase_variants`):
+                # tested here, not in a call, since it is so for few of a million lines.
+                if not key.isascii() and (sensitive is None or written != key or not sensitive.isdisjoint(key)):
                     variants.add(written, key, term_category, origin, line, apostrophe)
         variants.flush()
         detector._finish(lines, allowlist, duplicates)
