@@ -46,10 +46,12 @@ _SYNTAX_URL = "https://github.com/google/re2/wiki/Syntax"
 class PatternError(ValueError):
     """A pattern file or rule that cannot be loaded; the message says where and how to fix."""
 
-    def __init__(self, problem: str, *, path: Path | None = None, rule_id: str | None = None):
-        where = [str(path)] if path is not None else []
+    def __init__(self, problem: str, *, path: Path | None = None, rule_id: str | None = None,
+                 line: int | None = None):
+        where = [str(path) + (f":{line}" if line is not None else "")] if path is not None else []
         where += [f"rule {rule_id!r}"] if rule_id is not None else []
         super().__init__(": ".join([*where, problem]))
+        self.problem = problem
         self.path = path
         self.rule_id = rule_id
 
@@ -103,7 +105,8 @@ def load_pattern_file(
     defaults to the file's and must be in `allowed_categories` when that is given.
     """
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = yaml.safe_load(text)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError, yaml.YAMLError) as exc:
         raise PatternError(f"cannot read pattern file: {yaml_problem(exc)}", path=path) from None
     try:
@@ -112,22 +115,41 @@ def load_pattern_file(
         raise PatternError(_describe(exc, "top-level keys are category, rules"), path=path) from exc
     rules: list[PatternRule] = []
     seen: set[str] = set()
+    lines = _rule_lines(text)
     for number, item in enumerate(pack.rules, start=1):
-        rule = _validate_rule(item, number, pack.category, path)
-        if rule.id in seen:
-            raise PatternError("duplicate rule id; fix: give each rule its own id",
-                               path=path, rule_id=rule.id)
-        if allowed_categories is not None and rule.category not in allowed_categories:
-            raise PatternError(
-                f"unknown category {rule.category!r}; fix: use one of "
-                f"{', '.join(sorted(allowed_categories))} (see policies/packs/TAXONOMY.md)",
-                path=path, rule_id=rule.id,
-            )
-        seen.add(rule.id)
-        _compile(rule, path)
-        _check_width(rule, path)
+        try:
+            rule = _validate_rule(item, number, pack.category, path)
+            if rule.id in seen:
+                raise PatternError("duplicate rule id; fix: give each rule its own id",
+                                   path=path, rule_id=rule.id)
+            if allowed_categories is not None and rule.category not in allowed_categories:
+                raise PatternError(
+                    f"unknown category {rule.category!r}; fix: use one of "
+                    f"{', '.join(sorted(allowed_categories))} (see policies/packs/TAXONOMY.md)",
+                    path=path, rule_id=rule.id,
+                )
+            seen.add(rule.id)
+            _compile(rule, path)
+            _check_width(rule, path)
+        except PatternError as exc:  # said again with the line the rule starts on (review)
+            raise PatternError(exc.problem, path=path, rule_id=exc.rule_id, line=lines.get(number)) from None
         rules.append(rule)
     return rules
+
+
+def _rule_lines(text: str) -> dict[int, int]:
+    """The line each rule (numbered from 1) starts on in a pattern file's `text`; empty when the
+    file's shape is not a mapping with a `rules` list (validation says so first)."""
+    try:
+        root = yaml.compose(text)
+    except (yaml.YAMLError, RecursionError):
+        return {}
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    for key, value in root.value:
+        if key.value == "rules" and isinstance(value, yaml.SequenceNode):
+            return {number: node.start_mark.line + 1 for number, node in enumerate(value.value, start=1)}
+    return {}
 
 
 def _validate_rule(item: Any, number: int, category: str | None, path: Path) -> PatternRule:

@@ -377,6 +377,15 @@ def test_errors_do_not_quote_banned_text(tmp_path: Path, content: str, message: 
     assert "炸药" not in str(caught.value)
 
 
+def test_a_bad_rule_is_named_with_the_line_it_starts_on(tmp_path: Path) -> None:
+    # Review: errors named the rule only; a long pack needs the line.
+    path = tmp_path / "pack.yaml"
+    path.write_text("category: secrets\nrules:\n  - {id: ok, kind: K, regex: abc}\n\n"
+                    "  - id: broken\n    kind: K\n    regex: 'a(?=b)'\n", encoding="utf-8")
+    with pytest.raises(PatternError, match=r"pack\.yaml:5: rule 'broken': RE2 cannot compile"):
+        load_pattern_file(path, ALLOWED)
+
+
 def test_rule_category_defaults_to_the_file_and_can_be_overridden(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
