@@ -380,7 +380,7 @@ def symbol_letter_runs() -> Any:
     """An RE2 pattern (for UTF-8) of a run of symbols that read as letters or digits (`™`, `ⓐ`,
     `🇨`, `①`): each makes keyword matching read the text once more per kind present, and
     `proxy.flow.guard_weight` weighs them."""
-    return re2.compile("[" + "".join(f"\\x{{{ord(c):x}}}" for c in sorted(_get_tables().symbol_letter_chars)) + "]+")
+    return re2.compile(_get_tables().symbol_letter_finder_utf8.pattern + "+")  # its class, repeated
 
 
 def _has(utf8: Any, finder: re.Pattern[str], text: str) -> bool:

@@ -33,6 +33,11 @@ CONTEXT_BOOST = 0.4
 NAMED_ELSE_PENALTY = 0.4
 STRONG_SCORE = 0.85
 
+
+def named_else_score(score: float) -> float:
+    """The score of a match named as something else (no context word counts for it)."""
+    return score if score >= STRONG_SCORE else score - NAMED_ELSE_PENALTY
+
 PatternSpec = tuple[str, str, float]
 _BOOSTED_KEY = RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY
 
@@ -90,7 +95,7 @@ class ChineseIdRecognizer(PatternRecognizer):
         if score <= 0:
             return score
         if self.named_else(text, start, end):
-            return score if score >= STRONG_SCORE else score - NAMED_ELSE_PENALTY
+            return named_else_score(score)
         if self.context_word(text, start, end) is not None:
             score = min(EntityRecognizer.MAX_SCORE, score + CONTEXT_BOOST)
         return score

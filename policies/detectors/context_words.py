@@ -198,7 +198,7 @@ class ContextWords:
     def names_else(self, text: str, start: int) -> bool:
         """Whether a phrase about something else names what starts at `text[start]`
         (`订单号：` or `Order no. ` right before it). Most matches have no such phrase before them:
-        the last character before the separators, not one a phrase ends in, says so at once."""
+        the last characters before the separators, not those a phrase ends in, say so at once."""
         if self._names_else is None:
             return False
         before = text[max(0, start - self._reach) : start].rstrip(_NAME_TO_VALUE_CHARS)

@@ -113,9 +113,11 @@ class PhraseVariants:
         self._written: dict[int, str] = {}  # index -> the term as written, where that is not its key
 
     def add(self, written: str, key: str, category: str | None, origin: int, line: int, apostrophe: bool) -> None:
-        """A term as written and its key, which must not be ASCII (no Chinese in it: callers test).
-        Nothing happens for a term written as its key without a character OpenCC may write in
-        another's place (`sensitive_characters`): nearly all of them."""
+        """A term as written and its key. Nothing happens for an ASCII key (no Chinese in it), nor
+        for a term written as its key without a character OpenCC may write in another's place
+        (`sensitive_characters`): nearly all of them."""
+        if key.isascii():
+            return
         if written != key:
             self._written[len(self._keys)] = written
         elif (sensitive := sensitive_characters()) is not None and sensitive.isdisjoint(key):

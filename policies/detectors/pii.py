@@ -28,7 +28,7 @@ import re2
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
 
 from policies.detectors import cn_ids
-from policies.detectors.cn_recognizer import NAMED_ELSE_PENALTY
+from policies.detectors.cn_recognizer import named_else_score
 from policies.detectors.context_words import ContextWords
 from policies.detectors.pii_hold import trailing_identifier_start
 from policies.detectors.pii_slots import EXTENSION_CHARS, FOUND_IN_PLACE_OF, RecognizerSlot
@@ -286,7 +286,7 @@ class PiiDetector:
         entity, findings = item.slot.entity, []
         for start, end, score in item.find(text, window_start, window_end):
             if item.named_else is not None and item.named_else.names_else(text, start):
-                score -= NAMED_ELSE_PENALTY  # and no context word counts (`RecognizerSlot`)
+                score = named_else_score(score)  # and no context word counts (`RecognizerSlot`)
             else:
                 score = item.context.boost(score, text, start, self.context_window)
             if score >= self.score_threshold:

@@ -172,7 +172,7 @@ class RecognizerSlot:
     search holds `gate` in this one's place, when it has one: a pattern that all of its
     matches contain, cheaper in that Set (see `prefilter_set`). `context` words raise a score,
     except as the end of one of `context_not_after` ("order number"). A finding that one of
-    `named_else` names (`version 1.2.3.4`) loses `NAMED_ELSE_PENALTY` and takes no context word
+    `named_else` names (`version 1.2.3.4`) is scored by `named_else_score` and takes no context word
     (the Chinese recognizers weigh such names themselves: `ChineseIdRecognizer.NAMED_ELSE`).
     """
 
